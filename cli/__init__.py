@@ -1,0 +1,1 @@
+"""The `histnet` command line, installed as the package ``histnet_cli``."""

@@ -1,0 +1,89 @@
+"""Small file helpers shared by results, checkpoints and caches.
+
+Everything histnet writes that someone may read later goes through
+:func:`atomic_write`: the bytes land in a temporary file in the same folder, are
+flushed to disk, and only then renamed over the target, so a reader (or a resumed
+run) sees either the old file or the whole new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path``; rename it over ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} as JSON")
+
+
+def to_json(obj, indent=2) -> str:
+    """JSON text for ``obj``; numpy scalars and arrays become plain numbers and lists.
+
+    NaN and inf are written as ``null`` so the file stays valid JSON.
+    """
+    return json.dumps(_clean_floats(obj), indent=indent, default=_json_default, allow_nan=False)
+
+
+def _clean_floats(obj):
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, np.floating) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean_floats(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean_floats(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean_floats(obj.tolist())
+    return obj
+
+
+def write_json(path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically."""
+    with atomic_write(path, "w") as f:
+        f.write(to_json(obj))
+        f.write("\n")
+
+
+def save_npz(path, arrays: dict) -> None:
+    """Write a dict of host arrays as ``.npz`` atomically (no pickles inside)."""
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_npz(path) -> dict:
+    """Read an ``.npz`` written by :func:`save_npz`, with ``allow_pickle=False``."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
