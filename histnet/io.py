@@ -87,3 +87,15 @@ def load_npz(path) -> dict:
     """Read an ``.npz`` written by :func:`save_npz`, with ``allow_pickle=False``."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def cache_root() -> Path:
+    """Where histnet keeps caches (decoded images, extracted features, downloads).
+
+    ``$HISTNET_CACHE`` if set, else ``$XDG_CACHE_HOME/histnet``, else ``~/.cache/histnet``.
+    """
+    env = os.environ.get("HISTNET_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "histnet"
