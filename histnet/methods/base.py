@@ -65,12 +65,16 @@ class Method:
     profiles: ClassVar[dict] = {"quick": {}, "full": {}}
 
     def __init__(self, config=None, *, backend: Backend | str = "cpu", seed: int = 0,
-                 progress: Optional[ProgressCallback] = None, workdir: Optional[Path] = None):
+                 progress: Optional[ProgressCallback] = None, workdir: Optional[Path] = None,
+                 resume: bool = False):
         self.config = config if config is not None else self.Config()
         self.backend = get_backend(backend)
         self.seed = seed
         self.progress = progress
+        # workdir: the run folder; long-training methods keep checkpoints there.
+        # resume: continue from a checkpoint in workdir if one exists.
         self.workdir = Path(workdir) if workdir is not None else None
+        self.resume = resume
 
     @property
     def xp(self):
@@ -92,6 +96,16 @@ class Method:
 
     def describe(self) -> dict:
         """Size figures for the tables: ``feature_dim``, ``n_params``, ``flops_per_image``."""
+        return {}
+
+    def learning_curve(self) -> list:
+        """Per-epoch records (dicts with ``epoch``, ``train_loss``, ``val_error``, ...) if the
+        method trains by epochs; stored in the result. Default: none."""
+        return list(getattr(self, "history_", []) or [])
+
+    def visualize(self) -> dict:
+        """Named 2-D (or H x W x 3) host arrays worth drawing after fit: first-layer filters,
+        a HOG picture, ... The report draws them; default: none."""
         return {}
 
     # -- save / load ---------------------------------------------------------------------
