@@ -1,0 +1,367 @@
+"""Run methods on datasets and keep one result record per run: resumable, local or on Dask.
+
+A *job* is one (method, dataset, seed, config) and is described by a :class:`JobSpec`,
+a plain, picklable record so it can travel to a Dask worker. :func:`run_job` runs one:
+it loads the splits through the dataset module, builds the method from the registry,
+fits it, scores the test split with :func:`histnet.evaluate.evaluate`, and writes
+
+``<out>/<run_id>/result.json``
+    metrics (top-1/top-5 error, per-class accuracy, confusion), timings (fit,
+    predict, images/s), peak memory, device, the method's size figures and learning
+    curve, config, seed, versions, machine and command line. Written atomically
+    (temporary file + rename): a killed run leaves no half-written record.
+
+``<out>/<run_id>/figures.npz``
+    arrays the method offers for drawing (filters, HOG pictures), if any.
+
+:func:`run_grid` runs many jobs, in order, locally or on a Dask cluster, skipping
+those whose ``result.json`` says ``"status": "ok"`` when ``resume`` is set. A job that
+fails writes a record with ``"status": "failed"`` and the one-line reason, and the
+grid goes on. Long-training methods keep checkpoints in their run folder and continue
+from them on resume.
+
+The run id is ``<method>__<dataset>__seed<seed>__<hash>`` where the hash covers the
+config overrides, profile and data options, so a different ``--set C=...`` is a new run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from . import __version__
+from .backend import get_backend, to_host
+from .errors import HistnetError
+from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
+from .io import save_npz, write_json
+from .methods import get_method, make_config
+from .progress import ProgressCallback
+
+RESULT_FILE = "result.json"
+SCHEMA = 1
+
+DATA_OPTION_NAMES = ("image_size", "grayscale", "n_per_class", "test_n_per_class", "val_fraction", "skip_bad")
+
+
+@dataclass
+class JobSpec:
+    """One (method, dataset, seed, config) to run.
+
+    Attributes
+    ----------
+    method : str
+        Registered method name.
+    dataset : str
+        A known data set name (``mnist5k``) or a folder path.
+    seed : int
+        Seeds the data subset/split and the method.
+    profile : str or None
+        A method profile (``quick``/``full``) applied before ``overrides``.
+    overrides : dict
+        Config values (strings from ``--set`` or typed values).
+    root : str or None
+        Where named data sets live.
+    device : str
+        ``cpu``, ``gpu`` or ``auto``.
+    data : dict
+        Options for :func:`histnet.data.load_splits` (``image_size``, ``grayscale``,
+        ``n_per_class``, ``test_n_per_class``, ``val_fraction``, ``skip_bad``).
+    tag : str
+        Free label stored in the record (e.g. ``"progression"``).
+    """
+
+    method: str
+    dataset: str
+    seed: int = 0
+    profile: Optional[str] = None
+    overrides: dict = field(default_factory=dict)
+    root: Optional[str] = None
+    device: str = "cpu"
+    data: dict = field(default_factory=dict)
+    tag: str = ""
+
+    def dataset_slug(self) -> str:
+        name = Path(self.dataset).name if ("/" in self.dataset or Path(self.dataset).exists()) else self.dataset
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", name) or "dataset"
+
+    def run_id(self) -> str:
+        key = json.dumps({"profile": self.profile, "overrides": self.overrides, "data": self.data,
+                          "device": self.device}, sort_keys=True, default=str)
+        h = hashlib.sha1(key.encode()).hexdigest()[:8]
+        return f"{self.method}__{self.dataset_slug()}__seed{self.seed}__{h}"
+
+
+# -- data, loaded once per process for all methods of a grid ------------------------------
+
+_SPLITS_CACHE: dict = {}
+
+
+def load_job_splits(spec: JobSpec, progress: Optional[ProgressCallback] = None):
+    """The splits a job uses (memoised per process, so a progression loads its data once)."""
+    from .data import load_splits
+
+    opts = {k: v for k, v in spec.data.items() if v is not None}
+    key = (spec.dataset, spec.root, spec.seed, json.dumps(opts, sort_keys=True, default=str))
+    if key not in _SPLITS_CACHE:
+        if len(_SPLITS_CACHE) >= 2:
+            _SPLITS_CACHE.pop(next(iter(_SPLITS_CACHE)))
+        _SPLITS_CACHE[key] = load_splits(spec.dataset, root=spec.root, seed=spec.seed, progress=progress, **opts)
+    return _SPLITS_CACHE[key]
+
+
+# -- one job ----------------------------------------------------------------------------------
+
+def versions() -> dict:
+    import sklearn
+
+    out = {"histnet": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "scikit-learn": sklearn.__version__}
+    cp = sys.modules.get("cupy")
+    if cp is not None:
+        out["cupy"] = getattr(cp, "__version__", "?")
+    return out
+
+
+def read_result(run_dir) -> Optional[dict]:
+    """The record in ``run_dir``, or None if there is none (or it is unreadable)."""
+    p = Path(run_dir) / RESULT_FILE
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def is_finished(run_dir) -> bool:
+    rec = read_result(run_dir)
+    return bool(rec) and rec.get("status") == "ok"
+
+
+def predict_in_batches(method, dataset, batch_size: int = 500) -> np.ndarray:
+    """Scores for every image of ``dataset``, streamed in batches (host array)."""
+    parts = [np.asarray(to_host(method.predict_scores(images)))
+             for images, _ in dataset.batches(batch_size)]
+    return np.concatenate(parts, axis=0)
+
+
+def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[ProgressCallback] = None,
+            command: Optional[str] = None, notify: Optional[Callable[[str], None]] = None,
+            raise_errors: bool = False) -> dict:
+    """Run one job and write its record; return the record.
+
+    With ``resume``, a finished run is not run again: its record is returned with
+    ``"skipped": True``. A run that fails writes a ``"failed"`` record with the
+    one-line reason (a :class:`HistnetError` message, or the exception type and
+    message for a bug, with the traceback in ``traceback``) and returns it; with
+    ``raise_errors`` the exception propagates after the record is written.
+    """
+    run_dir = Path(out_dir) / spec.run_id()
+    if resume and is_finished(run_dir):
+        rec = read_result(run_dir)
+        rec["skipped"] = True
+        return rec
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    record: dict = {
+        "schema": SCHEMA,
+        "run_id": spec.run_id(),
+        "method": spec.method,
+        "seed": spec.seed,
+        "profile": spec.profile,
+        "overrides": spec.overrides,
+        "data_options": spec.data,
+        "tag": spec.tag,
+        "command": command if command is not None else " ".join(sys.argv),
+        "versions": versions(),
+        "machine": machine_info(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "top1_error": None,
+        "top5_error": None,
+    }
+    try:
+        method_cls = get_method(spec.method)
+        record.update(year=method_cls.year, paper=method_cls.paper, family=method_cls.family)
+        config = make_config(method_cls, spec.overrides, spec.profile)
+        record["config"] = dataclasses.asdict(config)
+        backend = get_backend(spec.device, notify=notify)
+        record["device"] = backend.describe()
+        splits = load_job_splits(spec, progress)
+        record["dataset"] = {
+            "name": splits.train.name,
+            "spec": spec.dataset,
+            "n_train": len(splits.train),
+            "n_val": len(splits.val) if splits.val is not None else 0,
+            "n_test": len(splits.test),
+            "n_classes": splits.train.n_classes,
+            "image_shape": list(splits.train.image_shape),
+            "provenance": {k: v for k, v in splits.test.provenance.items() if isinstance(v, (str, int, float))},
+            "train_checksum": splits.train.provenance.get("checksum"),
+        }
+        method = method_cls(config, backend=backend, seed=spec.seed, progress=progress,
+                            workdir=run_dir, resume=resume)
+        with Stopwatch() as fit_t:
+            method.fit(splits.train, splits.val)
+        with Stopwatch() as pred_t:
+            scores = predict_in_batches(method, splits.test)
+        metrics = evaluate(scores, splits.test.labels, splits.test.class_names)
+        record.update(
+            status="ok",
+            top1_error=metrics["top1_error"],
+            top5_error=metrics["top5_error"],
+            metrics=metrics,
+            timing={
+                "fit_s": fit_t.seconds,
+                "predict_s": pred_t.seconds,
+                "predict_images_per_s": len(splits.test) / max(pred_t.seconds, 1e-9),
+                "total_s": time.time() - started,
+            },
+            memory={"peak_rss_mb": peak_memory_mb()},
+            describe=method.describe(),
+            learning_curve=method.learning_curve(),
+        )
+        figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
+        if figs:
+            save_npz(run_dir / "figures.npz", figs)
+    except (HistnetError, KeyboardInterrupt) as e:
+        interrupted = isinstance(e, KeyboardInterrupt)
+        record.update(status="interrupted" if interrupted else "failed",
+                      error="interrupted" if interrupted else str(e),
+                      timing={"total_s": time.time() - started})
+        write_json(run_dir / RESULT_FILE, record)
+        if raise_errors or interrupted:
+            raise
+        return record
+    except Exception as e:  # a bug in a method must not stop a grid; keep the evidence
+        record.update(status="failed", error=f"{type(e).__name__}: {e}",
+                      traceback=traceback.format_exc(), timing={"total_s": time.time() - started})
+        write_json(run_dir / RESULT_FILE, record)
+        if raise_errors:
+            raise
+        return record
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_json(run_dir / RESULT_FILE, record)
+    return record
+
+
+# -- grids ---------------------------------------------------------------------------------------
+
+def _run_job_on_worker(spec: JobSpec, out_dir: str, resume: bool, command: str) -> dict:
+    """What a Dask worker runs: one job, writing into the shared run folder."""
+    return run_job(spec, out_dir, resume=resume, command=command)
+
+
+def run_grid(specs: Iterable[JobSpec], out_dir, *, resume: bool = False, executor: str = "local",
+             scheduler: Optional[str] = None, progress: Optional[ProgressCallback] = None,
+             on_result: Optional[Callable[[dict], None]] = None, command: Optional[str] = None,
+             notify: Optional[Callable[[str], None]] = None) -> list[dict]:
+    """Run jobs and return their records in the order given.
+
+    Parameters
+    ----------
+    executor : {"local", "dask"}
+        ``local`` runs the jobs one after another in this process. ``dask`` submits
+        each job to the Dask distributed scheduler at ``scheduler``
+        (``tcp://HOST:PORT``); every worker must see ``out_dir`` (a shared file
+        system) and the data sets. Jobs already finished are skipped before
+        submission when ``resume`` is set.
+    on_result : callable, optional
+        Called with each record as it completes (the CLI prints a line per job).
+    """
+    specs = list(specs)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = command if command is not None else " ".join(sys.argv)
+    if executor == "local":
+        records = []
+        for spec in specs:
+            rec = run_job(spec, out_dir, resume=resume, progress=progress, command=command, notify=notify)
+            records.append(rec)
+            if on_result:
+                on_result(rec)
+        return records
+    if executor != "dask":
+        raise HistnetError(f"unknown executor {executor!r}: choose local or dask")
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise HistnetError("--executor dask needs Dask distributed: pip install 'histnet[dask]'") from None
+    if not scheduler:
+        raise HistnetError("--executor dask needs --scheduler tcp://HOST:PORT (see README, 'Running on a cluster')")
+    records: list = [None] * len(specs)
+    todo = []
+    for i, spec in enumerate(specs):
+        run_dir = out_dir / spec.run_id()
+        if resume and is_finished(run_dir):
+            rec = read_result(run_dir)
+            rec["skipped"] = True
+            records[i] = rec
+            if on_result:
+                on_result(rec)
+        else:
+            todo.append(i)
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError) as e:
+        raise HistnetError(f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+    try:
+        futures = {client.submit(_run_job_on_worker, specs[i], str(out_dir.resolve()), resume, command,
+                                 key=f"histnet-{specs[i].run_id()}", pure=False): i for i in todo}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                rec = fut.result()
+            except Exception as e:  # the worker died: record it, keep going
+                rec = {"method": specs[i].method, "status": "failed", "run_id": specs[i].run_id(),
+                       "error": f"worker failed: {type(e).__name__}: {e}", "top1_error": None, "top5_error": None}
+            records[i] = rec
+            if on_result:
+                on_result(rec)
+    finally:
+        client.close()
+    return records
+
+
+# -- the progression and the crossover ---------------------------------------------------------
+
+#: The methods of the progression, before sorting by year. The CNN is chosen by image size.
+PROGRESSION_METHODS = ("pixels-svm", "hog-svm", "sift-bovw-svm", "sift-llc-svm", "sift-fisher-svm", "dbn", "alexnet")
+
+
+def alexnet_for_size(size: int) -> str:
+    """The AlexNet variant that fits images of ``size`` px: 32 -> alexnet-cifar, 64 -> alexnet-64, else alexnet."""
+    if size <= 32:
+        return "alexnet-cifar"
+    if size <= 64:
+        return "alexnet-64"
+    return "alexnet"
+
+
+def progression_methods(image_size: int, only: Optional[Sequence[str]] = None) -> list[str]:
+    """Method names of the progression in historical order (year, then the card's order).
+
+    ``only`` restricts to these names (``alexnet`` stands for whichever variant fits).
+    Methods that are not registered (not built yet, or a plug-in missing) are left out.
+    """
+    from .methods import available_methods
+
+    avail = available_methods()
+    names = [alexnet_for_size(image_size) if m == "alexnet" else m for m in PROGRESSION_METHODS]
+    if only:
+        wanted = [alexnet_for_size(image_size) if m == "alexnet" else m for m in only]
+        unknown = [m for m in wanted if m not in avail]
+        if unknown:
+            get_method(unknown[0])  # raises with the closest names
+        names = [m for m in names if m in wanted] + [m for m in wanted if m not in names]
+    names = [m for m in names if m in avail]
+    order = {m: i for i, m in enumerate(names)}
+    return sorted(names, key=lambda m: (avail[m].year if m != "pixels-svm" else 0, order[m]))

@@ -1,0 +1,421 @@
+"""Result records -> pandas tables (Markdown, CSV, LaTeX) and matplotlib figures.
+
+Everything here reads the ``result.json`` records that :mod:`histnet.experiment`
+writes; nothing re-computes a metric. Figures use matplotlib's object-oriented API
+(``matplotlib.figure.Figure``, no pyplot state) and are saved as PNG and SVG, each
+with a title, labelled axes with units, a legend where there is more than one
+series, and a caption line naming the data set and the date, so a figure can be read
+on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import HistnetError
+from .history import HISTORICAL_JUMP, METHOD_HISTORY, published
+
+# -- reading records ------------------------------------------------------------------------
+
+
+def find_results(paths: Iterable) -> list[Path]:
+    """``result.json`` files in the given run folders or folders of run folders."""
+    found = []
+    for p in paths:
+        p = Path(p)
+        if p.is_file() and p.name == "result.json":
+            found.append(p)
+        elif (p / "result.json").is_file():
+            found.append(p / "result.json")
+        elif p.is_dir():
+            found.extend(sorted(p.rglob("result.json")))
+        else:
+            raise HistnetError(f"{p}: no such run folder")
+    return found
+
+
+def load_records(paths: Iterable) -> list[dict]:
+    """Read every record under ``paths`` (unreadable files are reported, not skipped silently)."""
+    records = []
+    for f in find_results(paths):
+        try:
+            rec = json.loads(f.read_text())
+        except ValueError as e:
+            raise HistnetError(f"{f}: not a valid result record ({e})") from None
+        rec["_path"] = str(f.parent)
+        records.append(rec)
+    return records
+
+
+def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
+    """One row per run with the columns the tables and figures use."""
+    rows = []
+    for r in records:
+        d = r.get("describe") or {}
+        t = r.get("timing") or {}
+        ds = r.get("dataset") or {}
+        rows.append({
+            "year": r.get("year"),
+            "method": r.get("method"),
+            "family": r.get("family"),
+            "paper": r.get("paper"),
+            "dataset": ds.get("name") or (r.get("data_options") or {}).get("dataset"),
+            "n_train": ds.get("n_train"),
+            "n_classes": ds.get("n_classes"),
+            "n_per_class": (r.get("data_options") or {}).get("n_per_class"),
+            "seed": r.get("seed"),
+            "device": r.get("device"),
+            "profile": r.get("profile"),
+            "top1_error": r.get("top1_error"),
+            "top5_error": r.get("top5_error"),
+            "fit_s": t.get("fit_s"),
+            "predict_img_s": t.get("predict_images_per_s"),
+            "feature_dim": d.get("feature_dim"),
+            "n_params": d.get("n_params"),
+            "flops_per_image": d.get("flops_per_image"),
+            "peak_rss_mb": (r.get("memory") or {}).get("peak_rss_mb"),
+            "status": r.get("status"),
+            "error": r.get("error"),
+            "run_id": r.get("run_id"),
+            "path": r.get("_path"),
+        })
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.sort_values(["year", "method", "seed"], na_position="last", kind="stable").reset_index(drop=True)
+    return df
+
+
+# -- the side-by-side table -----------------------------------------------------------------------
+
+TABLE_COLUMNS = ["year", "method", "paper", "top-1 error", "top-5 error", "fit time (s)",
+                 "predict (img/s)", "features / params", "MFLOPs / image", "note"]
+
+
+def _pct(v, sd=None):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    s = f"{100 * v:.2f}%"
+    if sd is not None and not np.isnan(sd) and sd > 0:
+        s += f" ± {100 * sd:.2f}"
+    return s
+
+
+def _num(v, fmt="{:,.0f}"):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    return fmt.format(v)
+
+
+def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
+    """The progression table: one row per method (mean ± std over seeds), historical order."""
+    rows = []
+    if not len(df):
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    for method, g in df.groupby("method", sort=False):
+        ok = g[g["status"] == "ok"]
+        first = g.iloc[0]
+        if len(ok):
+            top1 = ok["top1_error"].astype(float)
+            top5 = ok["top5_error"].astype(float)
+            size = ok.iloc[0]
+            feat = size["feature_dim"] if pd.notna(size["feature_dim"]) else None
+            params = size["n_params"] if pd.notna(size["n_params"]) else None
+            fp = " / ".join(x for x in [
+                f"{int(feat):,} dims" if feat is not None else None,
+                f"{int(params):,} params" if params is not None else None] if x) or "n/a"
+            flops = size["flops_per_image"]
+            note = f"{len(ok)} seeds" if len(ok) > 1 else ""
+            rows.append([
+                first["year"], method, first["paper"],
+                _pct(top1.mean(), top1.std(ddof=0) if len(ok) > 1 else None),
+                _pct(top5.mean() if top5.notna().any() else None, top5.std(ddof=0) if len(ok) > 1 else None),
+                _num(ok["fit_s"].mean(), "{:,.1f}"),
+                _num(ok["predict_img_s"].mean(), "{:,.0f}"),
+                fp,
+                _num(flops / 1e6 if flops is not None and pd.notna(flops) else None, "{:,.2f}"),
+                note,
+            ])
+        else:
+            rows.append([first["year"], method, first["paper"], "n/a", "n/a", "n/a", "n/a", "n/a", "n/a",
+                         f"{first['status']}: {first['error']}"])
+    out = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    out["year"] = out["year"].map(lambda y: "" if y is None or pd.isna(y) else str(int(y)))
+    return out
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    cols = list(table.columns)
+    cells = [[str(v) for v in row] for row in table.itertuples(index=False)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(table: pd.DataFrame, caption: str = "") -> str:
+    """A LaTeX ``tabular`` (booktabs rules) for the table."""
+    def esc(s):
+        s = str(s)
+        for a, b in [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                     ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("±", r"$\pm$"), ("~", r"\~{}")]:
+            s = s.replace(a, b) if a != "\\" else s.replace(a, b)
+        return s
+    cols = list(table.columns)
+    out = [r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule",
+           " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]
+    out += [" & ".join(esc(v) for v in row) + r" \\" for row in table.itertuples(index=False)]
+    out += [r"\bottomrule", r"\end{tabular}"]
+    if caption:
+        out.append(r"\caption{" + esc(caption) + "}")
+    out.append(r"\end{table}")
+    return "\n".join(out) + "\n"
+
+
+def write_tables(table: pd.DataFrame, out_dir, stem: str = "table", caption: str = "") -> list[Path]:
+    """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.tex`` atomically; return their paths."""
+    from .io import atomic_write
+
+    out_dir = Path(out_dir)
+    paths = []
+    for ext, text in [("md", to_markdown(table)), ("csv", table.to_csv(index=False)),
+                      ("tex", to_latex(table, caption))]:
+        p = out_dir / f"{stem}.{ext}"
+        with atomic_write(p, "w") as f:
+            f.write(text)
+        paths.append(p)
+    return paths
+
+
+def the_jump(df: pd.DataFrame) -> dict:
+    """The "2012 jump": the CNN's top-1 error over the best hand-crafted top-1 error.
+
+    History's figure is top-5 on ILSVRC 2012 (15.3 / 26.2 = 0.58). Returns
+    ``{"history": 0.58, "this_run": ratio or None, "cnn": ..., "best_hand_crafted": ...}``.
+    """
+    ok = df[df["status"] == "ok"] if len(df) else df
+    out = {"history": HISTORICAL_JUMP, "this_run": None, "cnn": None, "best_hand_crafted": None}
+    if not len(ok):
+        return out
+    means = ok.groupby(["method", "family"])["top1_error"].mean().reset_index()
+    cnn = means[means["family"] == "cnn"]
+    hand = means[means["family"] == "hand-crafted"]
+    if len(cnn) and len(hand):
+        c = cnn.sort_values("top1_error").iloc[0]
+        h = hand.sort_values("top1_error").iloc[0]
+        out.update(cnn=(c["method"], float(c["top1_error"])), best_hand_crafted=(h["method"], float(h["top1_error"])))
+        if h["top1_error"] > 0:
+            out["this_run"] = float(c["top1_error"] / h["top1_error"])
+    return out
+
+
+def jump_line(j: dict) -> str:
+    hist = f"history (ILSVRC 2012 top-5): 15.3% / 26.2% = {j['history']:.2f}"
+    if j["this_run"] is None:
+        return f"2012 jump: {hist}; this run: needs a CNN and a hand-crafted method that both finished"
+    (cm, ce), (hm, he) = j["cnn"], j["best_hand_crafted"]
+    return (f"2012 jump (CNN error / best hand-crafted error): this run {ce:.2%} ({cm}) / {he:.2%} ({hm}) "
+            f"= {j['this_run']:.2f}; {hist}")
+
+
+# -- figures ---------------------------------------------------------------------------------------
+
+
+def _figure(w=7.0, h=4.2):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(w, h), dpi=110, layout="constrained")
+
+
+def _caption(fig, text):
+    fig.supxlabel(text, fontsize=7, color="0.35")
+
+
+def _save(fig, out_base: Path) -> list[Path]:
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "svg"):
+        p = out_base.with_suffix(f".{ext}")
+        tmp = p.with_name(f".{p.name}.tmp")
+        fig.savefig(tmp, format=ext)
+        tmp.replace(p)
+        paths.append(p)
+    return paths
+
+
+def caption_text(dataset: str, extra: str = "") -> str:
+    today = _dt.date.today().isoformat()
+    return f"histnet run on {dataset}, {today}" + (f"; {extra}" if extra else "")
+
+
+def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
+    """History's ILSVRC top-5 errors by year beside this run's errors, method by method."""
+    fig = _figure(10, 4.4)
+    ax_h, ax_r = fig.subplots(1, 2, width_ratios=[1, 1.6])
+    pub = published()
+    ils = pub[pub["key"].str.startswith("ilsvrc")]
+    win = ils.groupby("year")["top5_error"].min()
+    ax_h.plot(win.index, 100 * win.values, "o-", color="C3", label="ILSVRC winner (top-5)")
+    for _, r in ils.iterrows():
+        if r["top5_error"] > win.loc[r["year"]]:
+            ax_h.plot(r["year"], 100 * r["top5_error"], "s", color="0.5", ms=5)
+    ax_h.plot([], [], "s", color="0.5", label="runner-up (top-5)")
+    for y, v in win.items():
+        ax_h.annotate(f"{100 * v:.1f}", (y, 100 * v), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax_h.set_xticks(sorted(win.index))
+    ax_h.set_xlabel("year")
+    ax_h.set_ylabel("top-5 error (%)")
+    ax_h.set_title("History: ILSVRC test set")
+    ax_h.legend(fontsize=8)
+    ax_h.set_ylim(0, 40)
+
+    ok = df[df["status"] == "ok"] if len(df) else df
+    table = ok.groupby("method", sort=False).agg(year=("year", "first"), family=("family", "first"),
+                                                 top1=("top1_error", "mean"), top5=("top5_error", "mean"))
+    x = np.arange(len(table))
+    colors = {"baseline": "0.6", "hand-crafted": "C0", "dbn": "C2", "cnn": "C3"}
+    ax_r.bar(x - 0.2, 100 * table["top1"], 0.4, color=[colors.get(f, "C7") for f in table["family"]],
+             label="top-1 error")
+    if table["top5"].notna().any():
+        ax_r.bar(x + 0.2, 100 * table["top5"].astype(float), 0.4, color="none", edgecolor="k", hatch="//",
+                 label="top-5 error")
+    for xi, v in zip(x, table["top1"]):
+        ax_r.annotate(f"{100 * v:.1f}", (xi - 0.2, 100 * v), ha="center", va="bottom", fontsize=7)
+    ax_r.set_xticks(x, [f"{m}\n({int(y) if pd.notna(y) else ''})" for m, y in zip(table.index, table["year"])],
+                    fontsize=7)
+    ax_r.set_ylabel("test error (%)")
+    ax_r.set_title(f"This run: {dataset}")
+    ax_r.legend(fontsize=8)
+    fig.suptitle("The road to AlexNet: history beside this reproduction")
+    _caption(fig, caption_text(dataset, jump_line(the_jump(df))))
+    return _save(fig, Path(out_base))
+
+
+def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
+    """Validation/test error (or training loss) per epoch for every method that has a curve."""
+    curves = [(r["method"], r["learning_curve"]) for r in records if r.get("learning_curve")]
+    if not curves:
+        return []
+    fig = _figure()
+    ax = fig.subplots()
+    for method, curve in curves:
+        ep = [c.get("epoch", i + 1) for i, c in enumerate(curve)]
+        key = next((k for k in ("val_error", "test_error", "train_error", "train_loss", "loss")
+                    if any(k in c for c in curve)), None)
+        if key is None:
+            continue
+        ys = [c.get(key) for c in curve]
+        scale = 100 if key.endswith("error") else 1
+        ax.plot(ep, [scale * y if y is not None else np.nan for y in ys], "o-", ms=3, label=f"{method} ({key})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error (%) or loss")
+    ax.set_title("Learning curves")
+    ax.legend(fontsize=8)
+    _caption(fig, caption_text(dataset))
+    return _save(fig, Path(out_base))
+
+
+def plot_confusions(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
+    """One confusion matrix (row-normalised, %) per finished method."""
+    recs = [r for r in records if r.get("status") == "ok" and r.get("metrics")]
+    if not recs:
+        return []
+    n = len(recs)
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig = _figure(3.0 * cols, 3.0 * rows + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, r in zip(axes, recs):
+        cm = np.asarray(r["metrics"]["confusion"], float)
+        cmn = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        im = ax.imshow(cmn, cmap="Blues", vmin=0, vmax=100)
+        ax.set_title(f"{r['method']}: {100 * r['top1_error']:.1f}% error", fontsize=8)
+        ax.set_xlabel("predicted class", fontsize=7)
+        ax.set_ylabel("true class", fontsize=7)
+        ax.tick_params(labelsize=6)
+    for ax in axes[n:]:
+        ax.axis("off")
+    fig.colorbar(im, ax=axes[:n].tolist(), shrink=0.7, label="% of true class")
+    fig.suptitle("Confusion matrices")
+    _caption(fig, caption_text(dataset))
+    return _save(fig, Path(out_base))
+
+
+def plot_filters(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
+    """What each method learned or computes: AlexNet conv1 filters, RBM filters, HOG/SIFT pictures."""
+    panels = []
+    for r in records:
+        f = Path(r.get("_path", "")) / "figures.npz"
+        if r.get("status") == "ok" and f.is_file():
+            from .io import load_npz
+
+            for name, arr in load_npz(f).items():
+                panels.append((f"{r['method']}: {name}", arr))
+    if not panels:
+        return []
+    n = len(panels)
+    cols = min(3, n)
+    rows = (n + cols - 1) // cols
+    fig = _figure(3.6 * cols, 3.6 * rows + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax, (title, arr) in zip(axes, panels):
+        a = np.asarray(arr, float)
+        lo, hi = np.nanmin(a), np.nanmax(a)
+        a = (a - lo) / (hi - lo) if hi > lo else np.zeros_like(a)
+        ax.imshow(a, cmap=None if a.ndim == 3 else "gray", interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    for ax in axes[n:]:
+        ax.axis("off")
+    fig.suptitle("First layers and hand-crafted features")
+    _caption(fig, caption_text(dataset, "pixel values scaled to the full grey range per panel"))
+    return _save(fig, Path(out_base))
+
+
+def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
+    """Test accuracy against training images per class, one line per method."""
+    ok = df[df["status"] == "ok"].copy()
+    if not len(ok):
+        return []
+    fig = _figure()
+    ax = fig.subplots()
+    # images per class: the requested n_per_class, or the whole train split / classes
+    ok["ipc"] = [float(n) if n is not None and pd.notna(n) else t / c
+                 for n, t, c in zip(ok["n_per_class"], ok["n_train"], ok["n_classes"])]
+    for method, g in ok.groupby("method", sort=False):
+        curve = g.groupby("ipc")["top1_error"].agg(["mean", "std"]).reset_index()
+        fam = g["family"].iloc[0]
+        style = {"cnn": "-", "dbn": "-.", "hand-crafted": "--"}.get(fam, ":")
+        ax.errorbar(curve["ipc"], 100 * (1 - curve["mean"]), yerr=100 * curve["std"].fillna(0),
+                    fmt="o" + style, ms=4, capsize=2, label=f"{method} ({fam})")
+    ax.set_xscale("log")
+    ax.set_xlabel("training images per class (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Scale matters: accuracy against training-set size")
+    ax.legend(fontsize=8)
+    _caption(fig, caption_text(dataset))
+    return _save(fig, Path(out_base))
+
+
+def write_report(records: Sequence[dict], out_dir, dataset: Optional[str] = None, stem: str = "table",
+                 figures: bool = True) -> dict:
+    """Tables and figures for a set of records. Returns the table, jump and the written paths."""
+    df = records_to_frame(records)
+    if not len(df):
+        raise HistnetError("no result records found")
+    dataset = dataset or ", ".join(sorted(set(df["dataset"].dropna().astype(str)))) or "?"
+    table = side_by_side(df)
+    jump = the_jump(df)
+    out_dir = Path(out_dir)
+    paths = write_tables(table, out_dir, stem, caption=f"histnet on {dataset}. {jump_line(jump)}")
+    if figures:
+        paths += plot_progression(df, out_dir / "progression", dataset)
+        paths += plot_learning_curves(records, out_dir / "learning_curves", dataset)
+        paths += plot_confusions(records, out_dir / "confusion", dataset)
+        paths += plot_filters(records, out_dir / "filters", dataset)
+    return {"table": table, "frame": df, "jump": jump, "paths": paths}
