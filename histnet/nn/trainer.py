@@ -1,0 +1,325 @@
+"""The one training loop for every gradient-trained model in histnet.
+
+:class:`Trainer` runs epochs of mini-batches from the dataset module, a validation
+pass after each epoch, and returns the learning curve (a list of per-epoch dicts).
+It reports a :class:`~histnet.progress.ProgressEvent` after every batch (the CLI turns
+those into a bar with an ETA), writes a checkpoint every ``checkpoint_every_s``
+seconds, at each epoch end and on Ctrl-C, and stops with
+:class:`~histnet.errors.DivergenceError` when the loss or a gradient stops being finite.
+
+Determinism and resuming
+------------------------
+All randomness of a run is derived from ``seed`` and the position in it: the order of
+epoch ``e`` is ``default_rng([seed, e]).permutation(n)``, and batch ``b`` of epoch ``e``
+gets the host generator ``default_rng([seed, e, b])`` (crops, flips, colour noise) and a
+device generator seeded from it (dropout). A checkpoint therefore only needs the
+position ``(epoch, batch)``, the weights, the optimiser velocities, the schedule state
+and the running sums of the epoch; a resumed run gives the same numbers, bit for bit
+on the same machine, as a run that was never interrupted.
+
+Checkpoints are ``.npz`` files written atomically (:func:`histnet.io.save_npz`) and
+read with ``allow_pickle=False``; metadata is one JSON string inside.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..backend import FLOAT, get_array_module, to_device, to_host
+from ..errors import CheckpointError, ConfigError, DivergenceError
+from ..evaluate import top_k_error
+from ..io import load_npz, save_npz
+from ..progress import ProgressEvent
+from .core import check_signature
+from .losses import softmax_cross_entropy
+from .schedules import ConstantLR, Schedule
+
+CHECKPOINT_FORMAT = "histnet-trainer-checkpoint-v1"
+
+
+def default_preprocess(xp):
+    """``(images, labels, rng, train) -> (x, y)``: cast to float32 and move to the device."""
+
+    def prep(images, labels, rng, train):
+        return to_device(np.asarray(images, dtype=FLOAT), xp), to_device(np.asarray(labels, np.int64), xp)
+
+    return prep
+
+
+def _iter_batches(data, batch_size, indices):
+    """Batches of ``data`` (a Dataset, or a tuple ``(X, y)`` of host arrays) at ``indices``."""
+    if hasattr(data, "batches"):
+        yield from data.batches(batch_size, indices=indices, shuffle=False)
+        return
+    X, y = data
+    for s in range(0, len(indices), batch_size):
+        sel = indices[s:s + batch_size]
+        yield X[sel], y[sel]
+
+
+def _n_items(data) -> int:
+    return len(data) if hasattr(data, "batches") else len(data[1])
+
+
+class Trainer:
+    """Mini-batch training of a model with explicit forward/backward.
+
+    Parameters
+    ----------
+    model : Sequential (or anything with forward/backward/parameters/state_dict/
+        load_state_dict/signature/set_rng)
+    optimizer : SGD
+    schedule : Schedule, optional
+        Sets ``optimizer.lr`` (and momentum, for one-cycle) before every step; default
+        a constant rate equal to ``optimizer.lr``.
+    loss : callable, default=softmax_cross_entropy
+        ``loss(outputs, y) -> (float, doutputs)``.
+    preprocess : callable, optional
+        ``preprocess(images, labels, rng, train) -> (x, y)`` device arrays, called on every
+        host batch; ``rng`` is the batch's host generator (augmentation), ``train`` False
+        for validation. Default: cast to float32 and move to the device.
+    xp : module, optional
+        Array module of the model (taken from its first parameter by default).
+    progress : callable, optional
+        Receives a :class:`ProgressEvent` after every batch (stage ``"epoch i/E"``).
+        Raising ``KeyboardInterrupt`` from it behaves like Ctrl-C.
+    checkpoint_every_s : float, default=300
+        Seconds between periodic checkpoints (when ``checkpoint_path`` is given).
+    name : str, default="train"
+        Prefix of the progress stage.
+    """
+
+    def __init__(self, model, optimizer, schedule: Optional[Schedule] = None, *,
+                 loss: Callable = softmax_cross_entropy, preprocess: Optional[Callable] = None,
+                 xp=None, progress=None, checkpoint_every_s: float = 300.0, name: str = "train"):
+        self.model = model
+        self.optimizer = optimizer
+        self.schedule = schedule if schedule is not None else ConstantLR(optimizer.lr)
+        self.loss = loss
+        params = model.parameters()
+        self.xp = xp if xp is not None else (get_array_module(params[0][1]) if params else np)
+        self.preprocess = preprocess if preprocess is not None else default_preprocess(self.xp)
+        self.progress = progress
+        self.checkpoint_every_s = float(checkpoint_every_s)
+        self.name = name
+        self.history: list = []
+        self.step = 0
+
+    # -- the loop ------------------------------------------------------------------------
+    def fit(self, train, val=None, *, epochs: int, batch_size: int, seed: int = 0,
+            checkpoint_path=None, resume: bool = False) -> list:
+        """Train for ``epochs`` epochs; return the learning curve.
+
+        Parameters
+        ----------
+        train, val : Dataset or tuple (X, y) of host arrays
+            ``val`` is scored after every epoch (top-1 error); optional.
+        epochs, batch_size : int
+        seed : int, default=0
+            Everything random in the run derives from it (see the module docstring).
+        checkpoint_path : path, optional
+            Where checkpoints go. Without it nothing is written.
+        resume : bool, default=False
+            Continue from ``checkpoint_path`` if that file exists.
+
+        Returns
+        -------
+        history : list of dict
+            One per epoch: ``epoch`` (1-based), ``train_loss`` and ``train_error`` (means over
+            the epoch's batches, in training mode), ``val_error`` (None without ``val``),
+            ``lr`` (the last step's rate), ``seconds``.
+
+        Raises
+        ------
+        DivergenceError
+            A loss or gradient became NaN/inf; the message names the layer and the step,
+            and the checkpoint on disk is the last good one.
+        CheckpointError
+            ``resume`` found a checkpoint of another network or run.
+        KeyboardInterrupt
+            Re-raised after saving a checkpoint.
+        """
+        if epochs < 1 or batch_size < 1:
+            raise ConfigError(f"Trainer.fit: epochs={epochs} and batch_size={batch_size} must be >= 1")
+        n = _n_items(train)
+        if n == 0:
+            raise ConfigError("Trainer.fit: the training set is empty")
+        steps_per_epoch = math.ceil(n / batch_size)
+        self.schedule.setup(steps_per_epoch, epochs)
+        self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
+        path = Path(checkpoint_path) if checkpoint_path is not None else None
+
+        # position and the running sums of the current epoch
+        self.epoch, self.batch, self.step = 0, 0, 0
+        self.sums = {"loss": 0.0, "errors": 0.0, "count": 0.0, "seconds": 0.0}
+        self.history = []
+        if resume and path is not None and path.exists():
+            self.load_checkpoint(path)
+
+        last_save = time.perf_counter()
+        try:
+            while self.epoch < epochs:
+                t_epoch = time.perf_counter() - self.sums["seconds"]
+                order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
+                stage = f"{self.name} epoch {self.epoch + 1}/{epochs}"
+                start = self.batch * batch_size
+                for images, labels in _iter_batches(train, batch_size, order[start:]):
+                    self._train_step(images, labels)
+                    self.batch += 1
+                    self.step += 1
+                    self.sums["seconds"] = time.perf_counter() - t_epoch
+                    if path is not None and time.perf_counter() - last_save > self.checkpoint_every_s:
+                        self.save_checkpoint(path)
+                        last_save = time.perf_counter()
+                    if self.progress is not None:
+                        s = self.sums
+                        self.progress(ProgressEvent(
+                            stage, self.batch, steps_per_epoch,
+                            f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}",
+                            s["seconds"]))
+                self._end_epoch(val, t_epoch)
+                if path is not None:
+                    self.save_checkpoint(path)
+                    last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            if path is not None:
+                self.save_checkpoint(path)
+            raise
+        return self.history
+
+    def _train_step(self, images, labels):
+        rng = np.random.default_rng([self.seed, self.epoch, self.batch])
+        self.model.set_rng(self.xp.random.default_rng(int(rng.integers(2 ** 62))))
+        x, y = self.preprocess(images, labels, rng, True)
+        self.optimizer.lr = self.schedule.lr(self.step)
+        mom = self.schedule.momentum(self.step)
+        if mom is not None:
+            self.optimizer.momentum = mom
+        out = self.model.forward(x, train=True)
+        loss, dout = self.loss(out, y)
+        if not math.isfinite(loss):
+            raise DivergenceError(self._divergence_message(x, f"loss is {loss}"))
+        self.model.backward(dout)
+        self._check_gradients()
+        self.optimizer.step()
+        nb = len(labels)
+        wrong = float((out.argmax(axis=1) != y).sum()) if out.ndim == 2 else 0.0
+        self.sums["loss"] += loss * nb
+        self.sums["errors"] += wrong
+        self.sums["count"] += nb
+
+    def _end_epoch(self, val, t_epoch):
+        s = self.sums
+        val_error = self.error(val) if val is not None else None
+        self.schedule.epoch_end(self.epoch + 1, val_error if val_error is not None
+                                else s["errors"] / max(s["count"], 1))
+        self.history.append({
+            "epoch": self.epoch + 1,
+            "train_loss": s["loss"] / max(s["count"], 1),
+            "train_error": s["errors"] / max(s["count"], 1),
+            "val_error": val_error,
+            "lr": self.optimizer.lr,
+            "seconds": time.perf_counter() - t_epoch,
+        })
+        self.epoch += 1
+        self.batch = 0
+        self.sums = {"loss": 0.0, "errors": 0.0, "count": 0.0, "seconds": 0.0}
+
+    # -- evaluation -------------------------------------------------------------------------
+    def predict(self, data, batch_size: Optional[int] = None) -> np.ndarray:
+        """Model outputs (host array) for every item of ``data``, in order, in test mode."""
+        bs = batch_size or getattr(self, "batch_size", 256)
+        outs = []
+        for images, labels in _iter_batches(data, bs, np.arange(_n_items(data))):
+            x, _ = self.preprocess(images, labels, None, False)
+            outs.append(to_host(self.model.forward(x, train=False)))
+        return np.concatenate(outs) if outs else np.zeros((0, 0), FLOAT)
+
+    def error(self, data, batch_size: Optional[int] = None) -> float:
+        """Top-1 error on ``data`` (via :func:`histnet.evaluate.top_k_error`)."""
+        labels = data.labels if hasattr(data, "labels") else np.asarray(data[1])
+        return top_k_error(self.predict(data, batch_size), labels, 1)
+
+    # -- NaN / inf ------------------------------------------------------------------------------
+    def _check_gradients(self):
+        xp = self.xp
+        total = None
+        for _, _, g in self.model.parameters():
+            s = (g * g).sum()
+            total = s if total is None else total + s
+        if total is None or math.isfinite(float(total)):
+            return
+        bad = [n for n, _, g in self.model.parameters() if not bool(xp.isfinite(g).all())]
+        raise DivergenceError(f"training diverged at step {self.step + 1} (epoch {self.epoch + 1}, "
+                              f"batch {self.batch + 1}): gradient of {bad[0] if bad else '?'} is not finite"
+                              f"{self._kept()}")
+
+    def _divergence_message(self, x, what):
+        xp = self.xp
+        where = "the loss"
+        layers = getattr(self.model, "layers", None)
+        if layers is not None:
+            if not bool(xp.isfinite(x).all()):
+                where = "the input batch"
+            else:
+                h = x
+                for layer in layers:
+                    h = layer.forward(h, train=False)
+                    if not bool(xp.isfinite(h).all()):
+                        where = f"layer {layer.name}"
+                        break
+        return (f"training diverged at step {self.step + 1} (epoch {self.epoch + 1}, batch {self.batch + 1}): "
+                f"{what}, first non-finite output at {where}{self._kept()}")
+
+    def _kept(self):
+        p = getattr(self, "_last_checkpoint", None)
+        return f"; last good checkpoint kept at {p}" if p else ""
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def save_checkpoint(self, path) -> None:
+        """Write weights, velocities and the run position to ``path`` (atomically)."""
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        arrays.update({f"opt/{k}": v for k, v in self.optimizer.state_dict().items()})
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "signature": {k: list(v) for k, v in self.model.signature().items()},
+            "epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed,
+            "epoch": self.epoch, "batch": self.batch, "step": self.step,
+            "sums": self.sums, "history": self.history,
+            "lr": self.optimizer.lr, "momentum": self.optimizer.momentum,
+            "schedule": {"type": type(self.schedule).__name__, "state": self.schedule.state_dict()},
+        }
+        arrays["meta"] = np.array(json.dumps(meta))
+        save_npz(path, arrays)
+        self._last_checkpoint = str(path)
+
+    def load_checkpoint(self, path) -> None:
+        """Restore a checkpoint written by :meth:`save_checkpoint` for this network and run."""
+        try:
+            data = load_npz(path)
+            meta = json.loads(str(data.pop("meta")))
+        except (OSError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{path}: not a histnet training checkpoint ({e})") from None
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path}: not a histnet training checkpoint (format {meta.get('format')!r})")
+        check_signature(self.model.signature(), {k: tuple(v) for k, v in meta["signature"].items()}, str(path))
+        for key in ("batch_size", "seed"):
+            if meta[key] != getattr(self, key):
+                raise CheckpointError(f"{path}: was written with {key}={meta[key]}, this run has "
+                                      f"{key}={getattr(self, key)}; resuming would not reproduce the run")
+        if meta["schedule"]["type"] != type(self.schedule).__name__:
+            raise CheckpointError(f"{path}: schedule {meta['schedule']['type']} there, "
+                                  f"{type(self.schedule).__name__} here")
+        self.model.load_state_dict({k[6:]: v for k, v in data.items() if k.startswith("model/")}, str(path))
+        self.optimizer.load_state_dict({k[4:]: v for k, v in data.items() if k.startswith("opt/")})
+        self.optimizer.lr, self.optimizer.momentum = meta["lr"], meta["momentum"]
+        self.schedule.load_state_dict(meta["schedule"]["state"])
+        self.epoch, self.batch, self.step = meta["epoch"], meta["batch"], meta["step"]
+        self.sums, self.history = meta["sums"], meta["history"]
+        self._last_checkpoint = str(path)
