@@ -264,7 +264,7 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     for _, r in ils.iterrows():
         if r["top5_error"] > win.loc[r["year"]]:
             ax_h.plot(r["year"], 100 * r["top5_error"], "s", color="0.5", ms=5)
-    ax_h.plot([], [], "s", color="0.5", label="runner-up (top-5)")
+    ax_h.plot([], [], "s", color="0.5", label="other entries (top-5)")
     for y, v in win.items():
         ax_h.annotate(f"{100 * v:.1f}", (y, 100 * v), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax_h.set_xticks(sorted(win.index))
@@ -279,18 +279,20 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
                                                  top1=("top1_error", "mean"), top5=("top5_error", "mean"))
     x = np.arange(len(table))
     colors = {"baseline": "0.6", "hand-crafted": "C0", "dbn": "C2", "cnn": "C3"}
-    ax_r.bar(x - 0.2, 100 * table["top1"], 0.4, color=[colors.get(f, "C7") for f in table["family"]],
-             label="top-1 error")
+    ax_r.bar(x - 0.2, 100 * table["top1"], 0.4, color=[colors.get(f, "C7") for f in table["family"]])
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colors.get(f, "C7"), label=f"{f}: top-1 error") for f in dict.fromkeys(table["family"])]
     if table["top5"].notna().any():
-        ax_r.bar(x + 0.2, 100 * table["top5"].astype(float), 0.4, color="none", edgecolor="k", hatch="//",
-                 label="top-5 error")
+        ax_r.bar(x + 0.2, 100 * table["top5"].astype(float), 0.4, color="none", edgecolor="k", hatch="//")
+        handles.append(Patch(facecolor="none", edgecolor="k", hatch="//", label="top-5 error"))
     for xi, v in zip(x, table["top1"]):
         ax_r.annotate(f"{100 * v:.1f}", (xi - 0.2, 100 * v), ha="center", va="bottom", fontsize=7)
     ax_r.set_xticks(x, [f"{m}\n({int(y) if pd.notna(y) else ''})" for m, y in zip(table.index, table["year"])],
                     fontsize=7)
     ax_r.set_ylabel("test error (%)")
     ax_r.set_title(f"This run: {dataset}")
-    ax_r.legend(fontsize=8)
+    ax_r.legend(handles=handles, fontsize=8)
     fig.suptitle("The road to AlexNet: history beside this reproduction")
     _caption(fig, caption_text(dataset, jump_line(the_jump(df))))
     return _save(fig, Path(out_base))

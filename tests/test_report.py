@@ -1,0 +1,106 @@
+"""Tables and figures from result records (records written by hand here)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from histnet import report
+from histnet.errors import HistnetError
+from histnet.history import HISTORICAL_JUMP, published
+
+
+def record(method, family, year, top1, top5=None, seed=0, status="ok", n_train=100, n_per_class=None, error=None):
+    cm = np.eye(3, dtype=int) * 5
+    return {
+        "run_id": f"{method}__toy__seed{seed}", "method": method, "family": family, "year": year,
+        "paper": f"{method} paper", "seed": seed, "status": status, "error": error,
+        "top1_error": top1, "top5_error": top5, "device": "cpu",
+        "dataset": {"name": "toy", "n_train": n_train, "n_classes": 3},
+        "data_options": {"n_per_class": n_per_class},
+        "timing": {"fit_s": 1.5, "predict_images_per_s": 1000.0},
+        "describe": {"feature_dim": 324, "flops_per_image": 2e6},
+        "metrics": {"confusion": cm.tolist()},
+        "learning_curve": [{"epoch": 1, "val_error": 0.5}, {"epoch": 2, "val_error": 0.3}] if family == "cnn" else [],
+    }
+
+
+RECORDS = [
+    record("pixels-svm", "baseline", 1995, 0.4),
+    record("hog-svm", "hand-crafted", 2005, 0.30, seed=0),
+    record("hog-svm", "hand-crafted", 2005, 0.20, seed=1),
+    record("alexnet-cifar", "cnn", 2012, 0.10, top5=0.01),
+    record("dbn", "dbn", 2006, None, status="failed", error="diverged at layer 2"),
+]
+
+
+def test_side_by_side_table_is_in_historical_order_with_means_over_seeds():
+    table = report.side_by_side(report.records_to_frame(RECORDS))
+    assert list(table["method"]) == ["pixels-svm", "hog-svm", "dbn", "alexnet-cifar"]
+    hog = table[table["method"] == "hog-svm"].iloc[0]
+    assert hog["top-1 error"] == "25.00% ± 5.00" and hog["note"] == "2 seeds"
+    dbn = table[table["method"] == "dbn"].iloc[0]
+    assert "failed" in dbn["note"] and "layer 2" in dbn["note"]
+    assert table[table["method"] == "alexnet-cifar"].iloc[0]["top-5 error"] == "1.00%"
+
+
+def test_the_jump_divides_cnn_by_best_hand_crafted():
+    j = report.the_jump(report.records_to_frame(RECORDS))
+    assert j["this_run"] == pytest.approx(0.10 / 0.25)
+    assert j["history"] == pytest.approx(0.153 / 0.262)
+    assert "0.40" in report.jump_line(j) and "0.58" in report.jump_line(j)
+
+
+def test_tables_are_written_in_three_formats(tmp_path):
+    table = report.side_by_side(report.records_to_frame(RECORDS))
+    paths = report.write_tables(table, tmp_path, caption="toy & co")
+    assert sorted(p.suffix for p in paths) == [".csv", ".md", ".tex"]
+    assert pd.read_csv(tmp_path / "table.csv")["method"].tolist() == table["method"].tolist()
+    md = (tmp_path / "table.md").read_text().splitlines()
+    assert md[0].startswith("| year | method") and len(md) == 2 + len(table)
+    tex = (tmp_path / "table.tex").read_text()
+    assert r"\begin{tabular}" in tex and r"\%" in tex and r"toy \& co" in tex
+
+
+def test_report_writes_figures_from_run_folders(tmp_path):
+    for r in RECORDS:
+        d = tmp_path / r["run_id"]
+        d.mkdir()
+        (d / "result.json").write_text(json.dumps(r))
+    np.savez(tmp_path / "hog-svm__toy__seed0" / "figures.npz", hog=np.random.default_rng(0).random((16, 16)))
+    recs = report.load_records([tmp_path])
+    assert len(recs) == len(RECORDS)
+    res = report.write_report(recs, tmp_path / "out", dataset="toy")
+    names = {p.name for p in res["paths"]}
+    for stem in ("progression", "learning_curves", "confusion", "filters"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    assert (tmp_path / "out" / "progression.png").stat().st_size > 10_000
+
+
+def test_crossover_figure(tmp_path):
+    recs = [record(m, f, y, e, n_train=n * 3, n_per_class=n)
+            for n, (e1, e2) in zip([10, 100], [(0.3, 0.5), (0.2, 0.1)])
+            for m, f, y, e in [("hog-svm", "hand-crafted", 2005, e1), ("alexnet-cifar", "cnn", 2012, e2)]]
+    paths = report.plot_crossover(report.records_to_frame(recs), tmp_path / "crossover", "toy")
+    assert [p.suffix for p in paths] == [".png", ".svg"]
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(HistnetError, match="no such run folder"):
+        report.load_records([tmp_path / "nope"])
+    (tmp_path / "result.json").write_text("{half")
+    with pytest.raises(HistnetError, match="not a valid result record"):
+        report.load_records([tmp_path])
+
+
+def test_published_history_has_citations_and_the_papers_numbers():
+    df = published().set_index("key")
+    assert df["citation"].notna().all()
+    assert df.loc["ilsvrc2010-nec-uiuc", "top5_error"] == 0.282
+    assert df.loc["ilsvrc2010-nec-uiuc", "top1_error"] == 0.471
+    assert df.loc["ilsvrc2011-xrce", "top5_error"] == 0.258
+    assert df.loc["ilsvrc2012-supervision-7cnn", "top5_error"] == 0.153
+    assert df.loc["alexnet-t1-cnn", ["top1_error", "top5_error"]].tolist() == [0.375, 0.170]
+    assert df.loc["alexnet-t2-1cnn", ["top1_error", "top5_error"]].tolist() == [0.407, 0.182]
+    assert HISTORICAL_JUMP == pytest.approx(0.58, abs=0.005)
