@@ -100,11 +100,14 @@ class MethodName(click.ParamType):
     name = "METHOD"
 
     def convert(self, value, param, ctx):
-        from histnet.methods import available_methods
+        from histnet.methods import available_methods, plugin_errors
 
         methods = available_methods()
         if value in methods:
             return value
+        broken = plugin_errors()
+        if value in broken:
+            self.fail(f"method {value!r} is a plug-in that failed to load: {broken[value]}", param, ctx)
         close = difflib.get_close_matches(value, methods, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         self.fail(f"unknown method {value!r}{hint} (known: {', '.join(methods)})", param, ctx)
