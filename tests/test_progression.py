@@ -1,0 +1,97 @@
+"""`histnet progression`: the table and figures, kill-and-resume, and a Dask LocalCluster."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from histnet_cli.main import cli
+
+TINY = ["--dataset", "mnist5k", "--n-per-class", "20", "--test-n-per-class", "10", "--no-figures"]
+ERROR_COLUMNS = ["method", "top-1 error", "top-5 error"]
+
+
+def exe():
+    return shutil.which("histnet") or os.path.join(os.path.dirname(sys.executable), "histnet")
+
+
+def table(out):
+    return pd.read_csv(Path(out) / "table.csv")[ERROR_COLUMNS]
+
+
+def results(out):
+    return {p.parent.name: p for p in Path(out).glob("*/result.json")}
+
+
+def test_progression_prints_and_writes_the_table(tmp_path):
+    res = CliRunner().invoke(cli, ["progression", *TINY[:-1], "--methods", "pixels-svm", "--out", str(tmp_path)],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "| pixels-svm |" in res.output and "2012 jump" in res.output
+    for name in ("table.md", "table.csv", "table.tex", "progression.png", "progression.svg", "COMMAND.txt"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_a_failing_method_gets_a_row_saying_why(tmp_path):
+    # digits are 8x8: smaller than one HOG block, so hog-svm fails and pixels-svm does not
+    res = CliRunner().invoke(cli, ["progression", "-d", "digits", "--methods", "pixels-svm,hog-svm",
+                                   "--no-figures", "--out", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "table.csv").set_index("method")
+    assert t.loc["pixels-svm", "top-1 error"].endswith("%")
+    assert t.loc["hog-svm", "note"].startswith("failed")
+
+
+def test_kill_and_resume_gives_the_same_table(tmp_path):
+    methods = ["--methods", "pixels-svm,hog-svm,dbn"]
+    full = tmp_path / "full"
+    subprocess.run([exe(), "--quiet", "progression", *TINY, *methods, "--out", str(full)], check=True, timeout=600)
+
+    part = tmp_path / "part"
+    proc = subprocess.Popen([exe(), "--quiet", "progression", *TINY, *methods, "--out", str(part)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        done = [p for p in results(part).values() if json.loads(p.read_text()).get("status") == "ok"]
+        if done:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {k: p.read_text() for k, p in results(part).items()}
+    assert finished, "the first method should have finished before the kill"
+    assert not list(part.rglob("*.tmp")), "no half-written file may remain"
+
+    subprocess.run([exe(), "--quiet", "progression", *TINY, *methods, "--out", str(part), "--resume"],
+                   check=True, timeout=600)
+    for k, text in finished.items():  # no finished method ran twice
+        assert (part / k / "result.json").read_text() == text
+    pd.testing.assert_frame_equal(table(part), table(full))
+
+
+def test_grid_on_a_dask_local_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1")
+        res = CliRunner().invoke(cli, ["progression", *TINY, "--methods", "pixels-svm", "--executor", "dask",
+                                       "--scheduler", cluster.scheduler_address, "--out", str(tmp_path)],
+                                 catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    rec = json.loads(next(iter(results(tmp_path).values())).read_text())
+    assert rec["status"] == "ok" and rec["method"] == "pixels-svm"
+    assert "| pixels-svm |" in res.output
+
+
+def test_dask_without_scheduler_is_a_clear_error(tmp_path):
+    res = CliRunner().invoke(cli, ["progression", *TINY, "--methods", "pixels-svm", "--executor", "dask",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "--scheduler" in res.output
