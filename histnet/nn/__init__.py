@@ -35,15 +35,19 @@ Convolutional layers (images NHWC): :class:`Conv2D`, :class:`MaxPool2D`, :class:
 :class:`Flatten`; output sizes from :func:`conv_output_size`.
 """
 
+from .conv import Conv2D, col2im, conv_output_size, im2col
 from .core import Dropout, Flatten, Layer, Linear, ReLU, Sequential, Sigmoid, Tanh, check_signature
 from .init import init_bias, init_weight
+from .lrn import LRN
 from .losses import log_softmax, softmax, softmax_cross_entropy
 from .optim import SGD
+from .pool import MaxPool2D
 from .schedules import (ConstantLR, CosineLR, OneCycleLR, PlateauLR, Schedule, StepLR,
                         make_schedule)
 from .trainer import Trainer
 
 __all__ = [
+    "Conv2D", "MaxPool2D", "LRN", "conv_output_size", "im2col", "col2im",
     "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "Sequential",
     "check_signature", "init_weight", "init_bias", "softmax", "log_softmax",
     "softmax_cross_entropy", "SGD", "Schedule", "ConstantLR", "PlateauLR", "StepLR", "CosineLR",

@@ -37,12 +37,12 @@ def numerical_gradient(f, z, h: float = 1e-5):
     return xp.asarray(grad) if xp is not np else grad
 
 
-def check_layer(layer, x, seed: int = 0, h: float = 1e-5, train: bool = False):
+def check_layer(layer, x, seed: int = 0, h: float = 1e-5, train: bool = True):
     """Analytic and numerical gradients of ``sum(r * layer(x))`` for x and every parameter.
 
     ``x`` and the layer's parameters must be float64. A layer drawing random numbers
-    (Dropout) must be given the same generator state for every call; pass ``train``
-    only for layers that are deterministic in training mode.
+    (Dropout) must be given the same generator state for every call. ``train=True``
+    (the default) makes layers keep what backward reads.
 
     Returns
     -------

@@ -1,0 +1,250 @@
+"""2-D convolution as im2col + one GEMM per group, with its backward pass.
+
+Axis letters: N batch, H/W input height/width, C input channels, F filters (output
+channels), G groups, kh/kw kernel size, Ho/Wo output size, M = N*Ho*Wo output pixels,
+K = kh*kw*C/G patch length. Images are NHWC; filters are ``(F, kh, kw, C/G)`` ("OHWI").
+
+Why NHWC: with channels last, one patch row ``(kh, kw, C)`` of im2col is made of kh*kw
+contiguous runs of C floats, and the GEMM output ``(M, F)`` *is* the next NHWC
+activation with no transpose. The anchors measured numpy im2col+GEMM in NHWC 1.3x
+faster than NCHW for AlexNet-CIFAR's conv1+conv2; ``docs/cnn.md`` has our figures.
+
+Forward::
+
+    cols = im2col(pad(x))            # (N, Ho, Wo, kh, kw, C/G) per group, one copy
+    y[:, g] = cols_g @ W_g^T + b_g   # (M, K) @ (K, F/G)
+
+Backward (the visible transpose of forward)::
+
+    dW_g = dy_g^T @ cols_g           # (F/G, M) @ (M, K)
+    db = sum_M dy
+    dx = col2im(dy_g @ W_g)          # (M, F/G) @ (F/G, K), scattered back by kernel offset
+
+:func:`im2col` and :func:`col2im` loop over the kh*kw kernel offsets, never over
+pixels; on a real GPU the dispatcher uses the single-kernel versions in
+:mod:`histnet.nn.kernels` instead (same arguments, CPU version as the reference).
+
+Grouped convolution (``groups=2``) is AlexNet's two-GPU split: "the kernels of the
+second, fourth, and fifth convolutional layers are connected only to those kernel
+maps in the previous layer which reside on the same GPU" (Krizhevsky et al. 2012, 3.5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import FLOAT, get_array_module
+from ..errors import ConfigError
+from .core import Layer
+from .init import init_bias, init_weight
+
+
+def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where: str = "conv") -> int:
+    """Output length of a convolution or pooling window along one axis.
+
+    ``out = floor((size + 2 pad - k) / stride) + 1`` (no "cover all" rounding, as
+    PyTorch's default ``ceil_mode=False``).
+
+    Parameters
+    ----------
+    size : int
+        Input length (H or W).
+    k, stride, pad : int
+        Window size, step and zero padding on each side.
+    where : str
+        Names the layer and input shape in the error, e.g. ``"layer conv1, input (2, 31, 31, 3)"``.
+
+    Raises
+    ------
+    ConfigError
+        The window does not fit (the output size would not be positive).
+    """
+    span = size + 2 * pad - k
+    if span < 0 or stride < 1:
+        raise ConfigError(f"{where}: a {k}x{k} window with stride {stride} and padding {pad} "
+                          f"does not fit an input of size {size} (output size {span // max(stride, 1) + 1})")
+    return span // stride + 1
+
+
+def _is_real_cupy(xp) -> bool:
+    return getattr(xp, "__name__", "") == "cupy"
+
+
+def pad_hw(x, pad: int, value=0.0):
+    """Pad H and W of an NHWC array by ``pad`` on each side with ``value``."""
+    if pad == 0:
+        return x
+    xp = get_array_module(x)
+    n, h, w, c = x.shape
+    out = xp.full((n, h + 2 * pad, w + 2 * pad, c), value, dtype=x.dtype)
+    out[:, pad:pad + h, pad:pad + w, :] = x
+    return out
+
+
+def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int):
+    """Patches of a padded NHWC array, as a contiguous (N, Ho, Wo, kh, kw, C) array.
+
+    ``cols[n, i, j, a, b, c] = xp_padded[n, i*stride + a, j*stride + b, c]``.
+    On the CPU this is a strided view copied once; on a GPU, one elementwise kernel.
+    """
+    xp = get_array_module(xp_padded)
+    if _is_real_cupy(xp):
+        from .kernels import im2col_gpu
+
+        return im2col_gpu(xp_padded, kh, kw, stride, out_h, out_w)
+    n, _, _, c = xp_padded.shape
+    sn, sh, sw, sc = xp_padded.strides
+    view = xp.lib.stride_tricks.as_strided(
+        xp_padded, shape=(n, out_h, out_w, kh, kw, c),
+        strides=(sn, sh * stride, sw * stride, sh, sw, sc))
+    return xp.ascontiguousarray(view)
+
+
+def col2im(cols, padded_shape, stride: int):
+    """Adjoint of :func:`im2col`: sum patch gradients back into a padded NHWC array.
+
+    Parameters
+    ----------
+    cols : xp array (N, Ho, Wo, kh, kw, C)
+    padded_shape : tuple (N, Hp, Wp, C)
+    stride : int
+
+    Returns
+    -------
+    dx_padded : xp array ``padded_shape``; ``<im2col(x), cols> == <x, col2im(cols)>``.
+    """
+    xp = get_array_module(cols)
+    if _is_real_cupy(xp):
+        from .kernels import col2im_gpu
+
+        return col2im_gpu(cols, padded_shape, stride)
+    n, oh, ow, kh, kw, c = cols.shape
+    out = xp.zeros(padded_shape, dtype=cols.dtype)
+    s = stride
+    for a in range(kh):  # loop over kernel offsets, each adding a whole strided slab
+        for b in range(kw):
+            out[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :] += cols[:, :, :, a, b, :]
+    return out
+
+
+class Conv2D(Layer):
+    """2-D convolution over NHWC images, with groups.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and F; both must be divisible by ``groups``.
+    kernel_size : int
+        Square kernel kh = kw (AlexNet: 11, 5, 3).
+    stride : int, default=1
+        AlexNet's conv1 uses 4.
+    padding : int, default=0
+        Zeros added on each side of H and W.
+    groups : int, default=1
+        2 reproduces the two-GPU split of conv2, conv4 and conv5.
+    init : {"normal", "he", "glorot"}, default="he"
+    std : float, default=0.01
+        For ``init="normal"`` (the paper's N(0, 0.01)).
+    bias : float, default=0.0
+        Initial bias (the paper: 1 in conv2, conv4, conv5).
+    rng, xp, dtype, name
+        As :class:`~histnet.nn.core.Linear`.
+
+    Attributes
+    ----------
+    params["W"] : (F, kh, kw, C/G)
+    params["b"] : (F,)
+    need_input_grad : bool
+        False for the first layer: its backward then skips col2im and returns None.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, *,
+                 init="he", std=0.01, bias=0.0, rng=None, xp=np, dtype=FLOAT, name=None):
+        super().__init__(name)
+        if in_channels % groups or out_channels % groups:
+            raise ConfigError(f"layer {name or 'Conv2D'}: in_channels={in_channels} and "
+                              f"out_channels={out_channels} must be divisible by groups={groups}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.k, self.stride, self.pad, self.groups = int(kernel_size), int(stride), int(padding), int(groups)
+        cg = self.in_channels // self.groups
+        fan_in, fan_out = cg * self.k * self.k, (self.out_channels // self.groups) * self.k * self.k
+        self.params["W"] = init_weight((self.out_channels, self.k, self.k, cg), fan_in, fan_out,
+                                       init, std, rng, xp, dtype)
+        self.params["b"] = init_bias(self.out_channels, bias, xp, dtype)
+        self.need_input_grad = True
+
+    def _out_hw(self, h, w, shape):
+        where = f"layer {self.name or 'Conv2D'}, input shape {tuple(shape)}"
+        return (conv_output_size(h, self.k, self.stride, self.pad, where=where),
+                conv_output_size(w, self.k, self.stride, self.pad, where=where))
+
+    def forward(self, x, train=False):
+        # x: (N, H, W, C) -> y: (N, Ho, Wo, F)
+        xp = get_array_module(x)
+        if x.ndim != 4 or x.shape[3] != self.in_channels:
+            raise ConfigError(f"layer {self.name or 'Conv2D'}: expects NHWC input with "
+                              f"{self.in_channels} channels, got shape {tuple(x.shape)}")
+        n, h, w, _ = x.shape
+        oh, ow = self._out_hw(h, w, x.shape)
+        G, F, k = self.groups, self.out_channels, self.k
+        cg, fg = self.in_channels // G, F // G
+        xpad = pad_hw(x, self.pad)
+        W = self.params["W"]
+        m = n * oh * ow
+        cols = []
+        if G == 1:
+            c = im2col(xpad, k, k, self.stride, oh, ow).reshape(m, -1)
+            y = c @ W.reshape(F, -1).T
+            cols.append(c)
+        else:
+            y = xp.empty((m, F), dtype=x.dtype)
+            for g in range(G):
+                c = im2col(xpad[..., g * cg:(g + 1) * cg], k, k, self.stride, oh, ow).reshape(m, -1)
+                y[:, g * fg:(g + 1) * fg] = c @ W[g * fg:(g + 1) * fg].reshape(fg, -1).T
+                cols.append(c)
+        y += self.params["b"]
+        self.cache = (cols, xpad.shape, x.shape, (n, oh, ow)) if train else None
+        return y.reshape(n, oh, ow, F)
+
+    def backward(self, dy):
+        # dy: (N, Ho, Wo, F) -> dx: (N, H, W, C)
+        xp = get_array_module(dy)
+        cols, pshape, xshape, (n, oh, ow) = self.cache
+        G, F, k = self.groups, self.out_channels, self.k
+        cg, fg = self.in_channels // G, F // G
+        W = self.params["W"]
+        dy2 = xp.ascontiguousarray(dy).reshape(n * oh * ow, F)
+        self.grads["b"] = dy2.sum(axis=0)
+        if G == 1:
+            self.grads["W"] = (dy2.T @ cols[0]).reshape(W.shape)
+        else:
+            dW = xp.empty_like(W)
+            for g in range(G):
+                dW[g * fg:(g + 1) * fg] = (dy2[:, g * fg:(g + 1) * fg].T @ cols[g]).reshape(fg, k, k, cg)
+            self.grads["W"] = dW
+        if not self.need_input_grad:
+            return None
+        if G == 1:
+            dxp = col2im((dy2 @ W.reshape(F, -1)).reshape(n, oh, ow, k, k, cg), pshape, self.stride)
+        else:
+            dxp = xp.empty(pshape, dtype=dy.dtype)
+            for g in range(G):
+                dc = dy2[:, g * fg:(g + 1) * fg] @ W[g * fg:(g + 1) * fg].reshape(fg, -1)
+                dxp[..., g * cg:(g + 1) * cg] = col2im(dc.reshape(n, oh, ow, k, k, cg),
+                                                       pshape[:3] + (cg,), self.stride)
+        p = self.pad
+        return dxp[:, p:p + xshape[1], p:p + xshape[2], :] if p else dxp
+
+    def output_shape(self, in_shape):
+        h, w, _ = in_shape
+        oh, ow = self._out_hw(h, w, in_shape)
+        return (oh, ow, self.out_channels)
+
+    def flops(self, in_shape):
+        oh, ow, _ = self.output_shape(in_shape)
+        return 2 * oh * ow * self.out_channels * (self.in_channels // self.groups) * self.k * self.k
+
+    def __repr__(self):
+        g = f", groups={self.groups}" if self.groups > 1 else ""
+        return (f"Conv2D({self.in_channels}, {self.out_channels}, {self.k}, stride={self.stride}, "
+                f"padding={self.pad}{g})")

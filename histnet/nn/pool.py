@@ -1,0 +1,85 @@
+"""Max pooling over NHWC images, including AlexNet's overlapping pooling.
+
+"Pooling layers in CNNs summarize the outputs of neighboring groups of neurons ...
+setting s < z, we obtain overlapping pooling ... s = 2 and z = 3" (Krizhevsky et al.
+2012, section 3.4). Axis letters as in :mod:`histnet.nn.conv`.
+
+Forward takes the running maximum over the k*k window offsets (a loop over offsets,
+each a whole strided slab; never over pixels). In training mode it also records, per
+output, which offset won (the first maximum, as PyTorch), so backward routes each
+gradient to that one input with k*k slab additions and no scatter. Padding is
+-inf, so a padded position never wins (PyTorch's ``MaxPool2d(padding=...)``).
+"""
+
+from __future__ import annotations
+
+from ..backend import get_array_module
+from .conv import conv_output_size, pad_hw
+from .core import Layer
+
+
+class MaxPool2D(Layer):
+    """Max pooling with a square window.
+
+    Parameters
+    ----------
+    kernel_size : int, default=3
+        z, the window size (AlexNet: 3).
+    stride : int, default=2
+        s (AlexNet: 2, so windows overlap).
+    padding : int, default=0
+        -inf padding on each side (the 32-px AlexNet-CIFAR pools use 1).
+    """
+
+    def __init__(self, kernel_size=3, stride=2, padding=0, name=None):
+        super().__init__(name)
+        self.k, self.stride, self.pad = int(kernel_size), int(stride), int(padding)
+
+    def _out_hw(self, h, w, shape):
+        where = f"layer {self.name or 'MaxPool2D'}, input shape {tuple(shape)}"
+        return (conv_output_size(h, self.k, self.stride, self.pad, where=where),
+                conv_output_size(w, self.k, self.stride, self.pad, where=where))
+
+    def forward(self, x, train=False):
+        # x: (N, H, W, C) -> y: (N, Ho, Wo, C); cache: winning offset per output (uint8)
+        xp = get_array_module(x)
+        n, h, w, c = x.shape
+        oh, ow = self._out_hw(h, w, x.shape)
+        s, k = self.stride, self.k
+        xpad = pad_hw(x, self.pad, value=-float("inf"))
+        y = None
+        arg = xp.zeros((n, oh, ow, c), dtype=xp.uint8) if train else None
+        for a in range(k):
+            for b in range(k):
+                slab = xpad[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :]
+                if y is None:
+                    y = slab.copy()
+                    continue
+                if train:
+                    better = slab > y
+                    arg[better] = a * k + b
+                    y = xp.where(better, slab, y)
+                else:
+                    xp.maximum(y, slab, out=y)
+        self.cache = (arg, xpad.shape, x.shape) if train else None
+        return y
+
+    def backward(self, dy):
+        # dy: (N, Ho, Wo, C) -> dx: (N, H, W, C)
+        xp = get_array_module(dy)
+        arg, pshape, xshape = self.cache
+        _, oh, ow, _ = dy.shape
+        s, k, p = self.stride, self.k, self.pad
+        dxp = xp.zeros(pshape, dtype=dy.dtype)
+        zero = xp.zeros((), dtype=dy.dtype)
+        for a in range(k):
+            for b in range(k):
+                dxp[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :] += xp.where(arg == a * k + b, dy, zero)
+        return dxp[:, p:p + xshape[1], p:p + xshape[2], :] if p else dxp
+
+    def output_shape(self, in_shape):
+        h, w, c = in_shape
+        return self._out_hw(h, w, in_shape) + (c,)
+
+    def __repr__(self):
+        return f"MaxPool2D({self.k}, stride={self.stride}, padding={self.pad})"
