@@ -162,3 +162,15 @@ def test_codebook_of_other_dimension_is_refused():
         BagOfWords(4, assignment="fuzzy").fit(np.zeros((10, 2), np.float32))
     with pytest.raises(ConfigError, match="kernel"):
         LLC(4, kernel="rbf").fit(np.zeros((10, 2), np.float32))
+
+
+def test_bovw_mask_counts_only_kept_descriptors():
+    rng = np.random.default_rng(4)
+    D = rng.normal(size=(200, 4)).astype(np.float32)
+    X = rng.normal(size=(2, 16, 4)).astype(np.float32)
+    mask = (rng.random((2, 16)) > 0.4).astype(np.float32)
+    enc = BagOfWords(5, levels=(1,), kernel="linear", random_state=0).fit(D)
+    got = enc.transform(X, grid_frames(), (16, 16), mask=mask)
+    for n in range(2):
+        want = enc.transform(X[n:n + 1, mask[n] > 0])
+        np.testing.assert_allclose(got[n], want[0], rtol=1e-6)

@@ -135,3 +135,16 @@ def test_fisher_standin_and_mismatch():
     np.testing.assert_allclose(to_host(fb), fa, rtol=1e-4, atol=1e-5)
     with pytest.raises(ConfigError, match="dimension 5 .* dimension 4"):
         a.transform(np.zeros((1, 16, 5), np.float32), frames, (16, 16))
+
+
+def test_masked_descriptors_are_left_out():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2, 6, 3))
+    gmm = DiagonalGMM(2, random_state=0).fit(rng.normal(size=(100, 3)))
+    w, mu, var = (np.asarray(a, np.float64) for a in (gmm.weights_, gmm.means_, gmm.variances_))
+    gamma = np.stack([to_host(gmm.predict_proba(x)) for x in X]).astype(np.float64)
+    mask = np.array([[1, 1, 0, 1, 0, 1], [0, 1, 1, 1, 1, 1]], np.float64)
+    fv = fisher_vector(X, mu, var, w, None, gamma, normalization=None, mask=mask)
+    for n in range(2):
+        sel = mask[n] > 0
+        np.testing.assert_allclose(fv[n], fisher_by_loops(X[n][sel], w, mu, var, gamma[n][sel]), rtol=1e-9)

@@ -420,7 +420,7 @@ class BagOfWords(_PyramidEncoder):
             return soft_codes(X, self.codebook_.cluster_centers_, self.sigma_)
         return hard_codes(X, self.codebook_.cluster_centers_)
 
-    def transform(self, X, frames=None, image_shape=None):
+    def transform(self, X, frames=None, image_shape=None, mask=None):
         """Encode images.
 
         Parameters
@@ -430,6 +430,9 @@ class BagOfWords(_PyramidEncoder):
         frames : array of shape (P, 3), optional
             ``(y, x, bin_size)`` of each descriptor; without it, one histogram per image.
         image_shape : (H, W), optional
+        mask : xp array of shape (N, P), optional
+            1 for descriptors to count, 0 for those to ignore (e.g. below the SIFT
+            contrast threshold); histograms are divided by each image's count.
 
         Returns
         -------
@@ -439,7 +442,13 @@ class BagOfWords(_PyramidEncoder):
         xp = get_array_module(X)
         N, P, d = X.shape
         codes = self.codes(X.reshape(N * P, d)).reshape(N, P, -1)
-        hist = pyramid_pool(codes, membership, "sum") / float(P)  # (N, R, K)
+        if mask is None:
+            count = xp.full((N, 1, 1), float(P), dtype=X.dtype)
+        else:
+            mask = xp.asarray(mask, dtype=X.dtype)
+            codes = codes * mask[:, :, None]
+            count = xp.maximum(mask.sum(axis=1), 1)[:, None, None]
+        hist = pyramid_pool(codes, membership, "sum") / count  # (N, R, K)
         w = to_device(pyramid_level_weights(levels), xp, dtype=hist.dtype)
         hist = hist * w[None, :, None]
         return kernel_map(hist.reshape(N, -1), self.kernel, self.map_order)
@@ -494,16 +503,18 @@ class LLC(_PyramidEncoder):
         """LLC codes (n, d) -> (n, n_words)."""
         return llc_codes(X, self.codebook_.cluster_centers_, self.n_neighbors, self.beta)
 
-    def transform(self, X, frames=None, image_shape=None):
+    def transform(self, X, frames=None, image_shape=None, mask=None):
         """Encode images: (N, P, d) descriptors -> (N, output_dim), max-pooled and L2-normalised.
 
-        ``frames`` (P, 3) and ``image_shape`` place the descriptors in the pyramid, as
-        :meth:`BagOfWords.transform`.
+        ``frames`` (P, 3), ``image_shape`` and ``mask`` (N, P) as :meth:`BagOfWords.transform`
+        (a masked descriptor's code is zero).
         """
         X, membership, _ = self._prepare(X, frames, image_shape, "transform")
         xp = get_array_module(X)
         N, P, d = X.shape
         codes = self.codes(X.reshape(N * P, d)).reshape(N, P, -1)
+        if mask is not None:
+            codes = codes * xp.asarray(mask, dtype=X.dtype)[:, :, None]
         pooled = pyramid_pool(codes, membership, "max").reshape(N, -1)
         pooled = pooled / xp.maximum(xp.sqrt((pooled * pooled).sum(axis=1, keepdims=True)), 1e-12)
         return kernel_map(pooled, self.kernel, self.map_order)

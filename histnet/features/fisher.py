@@ -53,7 +53,8 @@ def power_l2_normalize(Z, axis=-1, eps=1e-12):
     return Z / xp.maximum(xp.sqrt((Z * Z).sum(axis=axis, keepdims=True)), eps)
 
 
-def fisher_vector(X, means, variances, weights, membership=None, posteriors=None, normalization="improved"):
+def fisher_vector(X, means, variances, weights, membership=None, posteriors=None, normalization="improved",
+                  mask=None):
     """Fisher vectors (mean and variance gradients) of a batch of images.
 
     Parameters
@@ -70,6 +71,9 @@ def fisher_vector(X, means, variances, weights, membership=None, posteriors=None
     normalization : {"improved", "l2", None}, default="improved"
         Per region: power + L2 (improved), L2 only, or none; the regions are then
         rescaled by 1/sqrt(R) (not for None).
+    mask : xp array of shape (N, P), optional
+        0 for descriptors to leave out (their posteriors are zeroed and T counts only
+        the others), 1 for the rest.
 
     Returns
     -------
@@ -86,7 +90,12 @@ def fisher_vector(X, means, variances, weights, membership=None, posteriors=None
         lp = diag_gaussian_log_prob(X.reshape(N * P, D), means, variances, xp.log(weights))
         posteriors = xp.exp(lp - logsumexp(lp, axis=1)[:, None]).reshape(N, P, K)
     M = to_device(membership, xp, dtype=X.dtype)  # (P, R)
-    T = M.sum(axis=0)  # descriptors per region, (R,)
+    if mask is None:
+        T = xp.broadcast_to(M.sum(axis=0)[None, :], (N, R))  # descriptors per region
+    else:
+        mask = xp.asarray(mask, dtype=X.dtype)
+        posteriors = posteriors * mask[:, :, None]
+        T = mask @ M  # (N, R)
     # gamma split by region: W[n, p, r, k] = M[p, r] gamma[n, p, k]
     W = (M[None, :, :, None] * posteriors[:, :, None, :]).reshape(N, P, R * K)
     Wt = W.transpose(0, 2, 1)  # (N, R*K, P)
@@ -94,7 +103,7 @@ def fisher_vector(X, means, variances, weights, membership=None, posteriors=None
     S1 = xp.matmul(Wt, X).reshape(N, R, K, D)
     S2 = xp.matmul(Wt, X * X).reshape(N, R, K, D)
     sigma = xp.sqrt(variances)
-    inv_T = (1.0 / xp.maximum(T, 1))[None, :, None, None]
+    inv_T = (1.0 / xp.maximum(T, 1))[:, :, None, None]
     u = (S1 - S0 * means) / sigma * inv_T / xp.sqrt(weights)[:, None]
     v = ((S2 - 2 * means * S1 + S0 * means * means) / variances - S0) * inv_T / xp.sqrt(2 * weights)[:, None]
     fv = xp.concatenate([u.reshape(N, R, K * D), v.reshape(N, R, K * D)], axis=2)  # (N, R, 2KD)
@@ -167,12 +176,13 @@ class FisherVector(TransformerMixin, BaseEstimator):
         R = self.n_regions if with_pyramid else 1
         return R * 2 * self.n_components * self.n_features_in_
 
-    def transform(self, X, frames=None, image_shape=None):
+    def transform(self, X, frames=None, image_shape=None, mask=None):
         """Encode images: (N, P, D) descriptors -> (N, output_dim) Fisher vectors.
 
         ``frames`` (P, 3) rows ``(y, x, size)`` and ``image_shape`` (H, W) place the
-        descriptors in the pyramid; without frames, one region per image. Images are
-        processed in blocks so the (block, P, R K) posterior array stays bounded.
+        descriptors in the pyramid; without frames, one region per image. ``mask`` (N, P)
+        leaves descriptors out (see :func:`fisher_vector`). Images are processed in
+        blocks so the (block, P, R K) posterior array stays bounded.
         """
         if not hasattr(self, "gmm_"):
             raise ConfigError("FisherVector.transform: the GMM is not fitted yet (call fit first)")
@@ -194,5 +204,7 @@ class FisherVector(TransformerMixin, BaseEstimator):
             Xs = X[s]
             n = Xs.shape[0]
             gamma = g.predict_proba(Xs.reshape(n * P, D)).reshape(n, P, -1)
-            out[s] = fisher_vector(Xs, g.means_, g.variances_, g.weights_, membership, gamma, self.normalization)
+            ms = None if mask is None else mask[s]
+            out[s] = fisher_vector(Xs, g.means_, g.variances_, g.weights_, membership, gamma, self.normalization,
+                                   ms)
         return out
