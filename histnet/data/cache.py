@@ -1,0 +1,308 @@
+"""The decoded-image cache: a folder of JPEGs decoded once into a memory-mapped ``.npy``.
+
+Decoding JPEGs is the slow part of reading an image folder (ILSVRC-2012's 1.28M
+training images take hours to decode on one core), and methods read their training
+set many times. :func:`decode_to_cache` decodes a list of image files once, in
+batches, into ``<cache_dir>/<key>/images.npy`` (uint8, N x H x W x C) and returns a
+read-only memory map of it, so later runs start at once and memory stays flat:
+
+* **key** -- a hash of (resolved root, file list with sizes and mtimes, image_size,
+  grayscale). Touching, adding or removing a file changes the key, so a changed folder
+  is decoded again; the older entry for the same (root, options) is deleted then.
+* **atomic** -- everything is written into a temporary folder beside the entry and
+  renamed into place only when complete (``os.rename`` of a folder is atomic on one
+  file system). An error or Ctrl-C leaves no half-written entry, only nothing.
+* **flat memory** -- each batch of decoded images is written through a short-lived
+  memory map of just its rows (``numpy.memmap`` with an offset) and unmapped, so the
+  pages written are not kept in this process; readers use
+  :class:`CachedArrayDataset`, which drops the pages it has read from its mapping every
+  few tens of megabytes (``madvise(MADV_DONTNEED)``: the kernel's page cache keeps them,
+  the process's resident set does not). What grows with N is only the file list and
+  the labels (about 100 bytes an image).
+* **bad files** -- a corrupt or truncated image is an error naming the file, or with
+  ``skip_bad=True`` is left out; good images are packed at the front of the array, the
+  dataset is the view of the first ``n_good`` rows, and the skipped files are listed in
+  the entry's ``meta.json`` and in the dataset's provenance.
+
+Left out: parallel decoding (Pillow is single-threaded per image; a thread pool would
+help on big machines) and eviction by size or age.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import mmap
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+from ..errors import DataError
+from ..io import cache_root, write_json
+from ..progress import Stage
+from .base import ArrayDataset
+
+CACHE_VERSION = 1
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
+
+
+# -- decoding one image ----------------------------------------------------------------------
+def decode_image(path, image_size: Optional[int] = None, grayscale: Optional[bool] = None) -> np.ndarray:
+    """Decode one image file to uint8 (H, W, C).
+
+    Every mode becomes RGB first (greyscale ``L``/``1``, palette ``P`` with or without
+    transparency, ``CMYK`` JPEGs, ``RGBA`` with the alpha dropped, 16-bit grey scaled by
+    1/256); then the shorter side is resized and the centre square cropped when
+    ``image_size`` is given (JPEGs are first reduced in the DCT domain with Pillow's
+    ``draft`` to the smallest scale still at least ``image_size``, which makes large
+    photos several times faster to decode); then ``grayscale=True`` takes BT.601 luma.
+
+    Raises
+    ------
+    OSError, SyntaxError, ValueError
+        From Pillow, for a file that is not a readable image (callers turn it into a
+        :class:`DataError` naming the file).
+    """
+    from PIL import Image
+
+    from .options import resize_shorter_crop, rgb_to_grey
+
+    with Image.open(path) as im:
+        if image_size is not None and im.format == "JPEG":
+            im.draft(im.mode, (image_size, image_size))
+        if im.mode.startswith("I;16") or im.mode == "I":
+            a = np.asarray(im, dtype=np.int64)
+            im = Image.fromarray(np.clip(a >> 8 if a.max() > 255 else a, 0, 255).astype(np.uint8))
+        if im.mode == "P" and "transparency" in im.info:
+            im = im.convert("RGBA")
+        rgb = im.convert("RGB")
+    if image_size is not None:
+        rgb = resize_shorter_crop(rgb, image_size)
+    a = np.asarray(rgb, dtype=np.uint8)
+    return rgb_to_grey(a) if grayscale else a
+
+
+# -- reading the cache -------------------------------------------------------------------------
+class CachedArrayDataset(ArrayDataset):
+    """An :class:`ArrayDataset` over a read-only memory map that keeps its resident set small.
+
+    Reading through a memory map leaves the pages mapped (and counted in the process's
+    resident set) until unmapped; for a cache bigger than memory that looks like a leak
+    and competes with the method's own arrays. After every ``release_bytes`` read this
+    dataset advises the kernel it no longer needs the mapping's pages; they stay in the
+    page cache, so reading them again is still fast.
+    """
+
+    release_bytes = 64 << 20
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._read_since_release = 0
+
+    def get_images(self, indices) -> np.ndarray:
+        out = super().get_images(indices)
+        self._read_since_release += out.nbytes
+        if self._read_since_release >= self.release_bytes:
+            self.release_pages()
+        return out
+
+    def release_pages(self) -> None:
+        """Drop this mapping's pages from the resident set (the data stay on disk / in page cache)."""
+        self._read_since_release = 0
+        mm = getattr(self.images, "_mmap", None)
+        if mm is not None and hasattr(mm, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            with contextlib.suppress(OSError, ValueError):
+                mm.madvise(mmap.MADV_DONTNEED)
+
+
+# -- writing the cache ---------------------------------------------------------------------------
+def file_entries(files: Sequence[Path], root: Path) -> list[tuple[str, int, int]]:
+    """(path relative to ``root``, size, mtime_ns) of each file; a vanished file is a DataError."""
+    out = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError as e:
+            raise DataError(f"{f}: cannot stat image file ({e.strerror})") from None
+        try:
+            rel = str(Path(f).relative_to(root))
+        except ValueError:
+            rel = str(f)
+        out.append((rel, st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _cache_key(root: Path, checksum: str, image_size, grayscale) -> tuple[str, str]:
+    base = f"v{CACHE_VERSION}|{Path(root).resolve()}|size={image_size}|grey={grayscale}"
+    source_id = hashlib.sha256(base.encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{base}|{checksum}".encode()).hexdigest()[:24]
+    return key, source_id
+
+
+def _write_rows(path: Path, header_len: int, start: int, rows: np.ndarray) -> None:
+    """Write ``rows`` at row ``start`` of the .npy at ``path`` through a map of only those rows."""
+    row_bytes = int(np.prod(rows.shape[1:]))
+    mm = np.memmap(path, dtype=np.uint8, mode="r+", offset=header_len + start * row_bytes, shape=rows.shape)
+    mm[...] = rows
+    mm.flush()
+    del mm
+
+
+def decode_to_cache(files: Sequence[Path], labels: np.ndarray, *, root: Path, name: str,
+                    class_names: Sequence[str], image_size: Optional[int], grayscale: Optional[bool],
+                    checksum: str, cache_dir=None, skip_bad: bool = False, progress=None,
+                    batch_size: int = 256, provenance: Optional[dict] = None) -> CachedArrayDataset:
+    """Decode ``files`` (once) into the cache and return the dataset over it.
+
+    Parameters
+    ----------
+    files : sequence of Path, length N
+    labels : ndarray of shape (N,), int
+    root : Path
+        The data set's folder (part of the key; file names are stored relative to it).
+    name, class_names
+        For the returned dataset.
+    image_size : int or None
+        None keeps the native size, which must then be the same for every image.
+    grayscale : bool or None
+        True: one channel (BT.601 luma); False or None: RGB.
+    checksum : str
+        :func:`histnet.data.options.files_checksum` of the file list (the content key).
+    cache_dir : path, optional
+        Default ``histnet.io.cache_root() / "images"``.
+    skip_bad : bool, default=False
+        Leave unreadable images out (counted in provenance ``n_bad`` / ``bad_files``)
+        instead of raising.
+    progress : callable, optional
+        Receives :class:`histnet.progress.ProgressEvent` per batch (stage ``"decode"``),
+        and a last event whose message reports the skipped files.
+    batch_size : int, default=256
+        Images decoded and written per step.
+    provenance : dict, optional
+        Merged into the dataset's provenance.
+
+    Returns
+    -------
+    CachedArrayDataset
+        Images (n_good, H, W, C) uint8, a read-only memory map.
+
+    Raises
+    ------
+    DataError
+        An image cannot be decoded (naming it; unless ``skip_bad``), images of mixed
+        sizes with ``image_size=None``, no image decodable at all.
+    """
+    files = [Path(f) for f in files]
+    labels = np.asarray(labels, dtype=np.int64)
+    n = len(files)
+    if n == 0:
+        raise DataError(f"{root}: no image files to read")
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "images"
+    key, source_id = _cache_key(root, checksum, image_size, grayscale)
+    entry = cache_dir / key
+    prov = dict(provenance or {})
+
+    if not (entry / "meta.json").is_file():
+        _build_entry(entry, files, labels, root=root, image_size=image_size, grayscale=grayscale,
+                     skip_bad=skip_bad, progress=progress, batch_size=batch_size, source_id=source_id)
+        _drop_stale(cache_dir, source_id, keep=key)
+    meta = json.loads((entry / "meta.json").read_text())
+    if meta["bad_files"] and not skip_bad:
+        # The entry was built with skip_bad=True; honour this call's stricter option.
+        raise DataError(f"{root / meta['bad_files'][0]}: cannot decode image (pass skip_bad=True to skip "
+                        f"the {len(meta['bad_files'])} bad file(s))")
+    arr = open_memmap(entry / "images.npy", mode="r")
+    n_good = meta["n_good"]
+    kept = np.asarray(meta["kept"], dtype=np.int64) if meta["bad_files"] else slice(None)
+    prov.update({
+        "checksum": checksum, "cache": str(entry), "n_bad": len(meta["bad_files"]),
+        "bad_files": meta["bad_files"],
+    })
+    if progress is not None and meta["bad_files"]:
+        Stage("decode", n, progress).update(n, f"skipped {len(meta['bad_files'])} unreadable image(s)")
+    return CachedArrayDataset(name, arr[:n_good], labels[kept], class_names, provenance=prov)
+
+
+def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, skip_bad, progress,
+                 batch_size, source_id) -> None:
+    n = len(files)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.parent / f".{entry.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        stage = Stage("decode", n, progress)
+        bad: list[str] = []
+        kept: list[int] = []
+        shape = None
+        header_len = 0
+        npy = tmp / "images.npy"
+        pos = 0
+        for start in range(0, n, batch_size):
+            batch = []
+            for i in range(start, min(start + batch_size, n)):
+                f = files[i]
+                try:
+                    img = decode_image(f, image_size, grayscale)
+                except _DECODE_ERRORS as e:
+                    if not skip_bad:
+                        raise DataError(f"{f}: cannot decode image ({e}); pass skip_bad=True to skip bad files"
+                                        ) from None
+                    bad.append(_rel(f, root))
+                    continue
+                if shape is None:
+                    shape = img.shape
+                    mm = open_memmap(npy, mode="w+", dtype=np.uint8, shape=(n,) + shape)
+                    header_len = mm.offset
+                    del mm
+                elif img.shape != shape:
+                    raise DataError(
+                        f"{f}: image is {img.shape[1]}x{img.shape[0]} but {_rel(files[kept[0]], root)} is "
+                        f"{shape[1]}x{shape[0]}; images of mixed sizes need image_size"
+                        if image_size is None else f"{f}: decoded to unexpected shape {img.shape}")
+                batch.append(img)
+                kept.append(i)
+            if batch:
+                _write_rows(npy, header_len, pos, np.stack(batch))
+                pos += len(batch)
+            stage.update(min(start + batch_size, n), f"{len(bad)} skipped" if bad else "")
+        if shape is None:
+            raise DataError(f"{root}: none of the {n} image files could be decoded (first: {files[0]})")
+        write_json(tmp / "meta.json", {
+            "version": CACHE_VERSION, "source_id": source_id, "root": str(Path(root).resolve()),
+            "n_files": n, "n_good": pos, "shape": list(shape), "image_size": image_size,
+            "grayscale": grayscale, "bad_files": bad, "kept": kept if bad else [],
+        })
+        try:
+            os.rename(tmp, entry)
+        except OSError:
+            if not (entry / "meta.json").is_file():  # not a concurrent writer's finished entry
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _drop_stale(cache_dir: Path, source_id: str, keep: str) -> None:
+    """Delete older entries of the same (root, options) whose files have since changed."""
+    for meta in cache_dir.glob("*/meta.json"):
+        if meta.parent.name == keep:
+            continue
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            if json.loads(meta.read_text())["source_id"] == source_id:
+                shutil.rmtree(meta.parent, ignore_errors=True)
+
+
+def _rel(f: Path, root: Path) -> str:
+    try:
+        return str(Path(f).relative_to(root))
+    except ValueError:
+        return str(f)
+
