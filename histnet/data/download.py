@@ -407,9 +407,12 @@ def fetch(name: str, root, progress=None, base_url: Optional[str] = None) -> Pat
     try:
         kind, _ = detect_layout(target)
     except DataError as e:
-        raise DataError(f"{target}: downloaded {name} is not in the expected layout ({e})") from None
+        kind, why = None, str(e)
+    else:
+        why = f"it looks like {kind}"
     if kind != src["layout"]:
-        raise DataError(f"{target}: downloaded {name} looks like {kind}, expected {src['layout']}")
+        shutil.rmtree(target, ignore_errors=True)  # do not leave a folder that looks "present"
+        raise DataError(f"{target}: downloaded {name} is not in the expected {src['layout']} layout ({why})")
     shutil.rmtree(downloads, ignore_errors=True)
     with contextlib.suppress(OSError):
         (root / ".downloads").rmdir()
