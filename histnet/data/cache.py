@@ -126,16 +126,14 @@ class CachedArrayDataset(ArrayDataset):
 def file_entries(files: Sequence[Path], root: Path) -> list[tuple[str, int, int]]:
     """(path relative to ``root``, size, mtime_ns) of each file; a vanished file is a DataError."""
     out = []
+    prefix = os.path.join(os.fspath(root), "")
     for f in files:
+        f = os.fspath(f)
         try:
             st = os.stat(f)
         except OSError as e:
             raise DataError(f"{f}: cannot stat image file ({e.strerror})") from None
-        try:
-            rel = str(Path(f).relative_to(root))
-        except ValueError:
-            rel = str(f)
-        out.append((rel, st.st_size, st.st_mtime_ns))
+        out.append((f[len(prefix):] if f.startswith(prefix) else f, st.st_size, st.st_mtime_ns))
     return out
 
 
@@ -163,7 +161,7 @@ def decode_to_cache(files: Sequence[Path], labels: np.ndarray, *, root: Path, na
 
     Parameters
     ----------
-    files : sequence of Path, length N
+    files : sequence of str or Path, length N
     labels : ndarray of shape (N,), int
     root : Path
         The data set's folder (part of the key; file names are stored relative to it).
@@ -199,7 +197,6 @@ def decode_to_cache(files: Sequence[Path], labels: np.ndarray, *, root: Path, na
         An image cannot be decoded (naming it; unless ``skip_bad``), images of mixed
         sizes with ``image_size=None``, no image decodable at all.
     """
-    files = [Path(f) for f in files]
     labels = np.asarray(labels, dtype=np.int64)
     n = len(files)
     if n == 0:
@@ -300,9 +297,7 @@ def _drop_stale(cache_dir: Path, source_id: str, keep: str) -> None:
                 shutil.rmtree(meta.parent, ignore_errors=True)
 
 
-def _rel(f: Path, root: Path) -> str:
-    try:
-        return str(Path(f).relative_to(root))
-    except ValueError:
-        return str(f)
+def _rel(f, root) -> str:
+    f, prefix = os.fspath(f), os.path.join(os.fspath(root), "")
+    return f[len(prefix):] if f.startswith(prefix) else f
 

@@ -38,6 +38,7 @@ Imagewoof's names (its folders still load, under their wnids).
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ class FileSplit:
 
     Attributes
     ----------
-    files : list of Path, length N
+    files : list of str or Path, length N
     labels : ndarray of shape (N,), int64
     class_names : list of str (readable)
     class_ids : list of str (folder names / wnids)
@@ -91,12 +92,14 @@ class FileSplit:
     extra: dict = field(default_factory=dict)
 
 
-def _is_image(p: Path) -> bool:
-    return p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
+def _is_image_name(name: str) -> bool:
+    return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if _is_image(p))
+def _images_in(folder: Path) -> list[str]:
+    """Sorted paths (as str: 100k ``Path`` objects cost seconds) of the image files in ``folder``."""
+    with os.scandir(folder) as it:
+        return sorted(e.path for e in it if _is_image_name(e.name) and e.is_file())
 
 
 def _class_dirs(folder: Path) -> list[Path]:
@@ -274,7 +277,8 @@ def read_ilsvrc2012(root: Path) -> dict:
         elif mapping_file is not None:
             words = _synset_list(mapping_file)[1]
     else:
-        files = sorted(p for p in val.iterdir() if ILSVRC_VAL.match(p.name))
+        with os.scandir(val) as it:
+            files = sorted(Path(e.path) for e in it if ILSVRC_VAL.match(e.name))
         if not files:
             raise DataError(f"{val}: no ILSVRC2012_val_*.JPEG files and no class folders")
         solution = _first_existing(root / "LOC_val_solution.csv")
