@@ -215,15 +215,19 @@ class Conv2D(Layer):
         W = self.params["W"]
         dy2 = xp.ascontiguousarray(dy).reshape(n * oh * ow, F)
         self.grads["b"] = dy2.sum(axis=0)
+        # dW_g = dy_g^T cols_g, computed as (cols_g^T dy_g)^T: BLAS is much faster with the
+        # long M axis as the shared (inner) dimension of two row-major operands
         if G == 1:
-            self.grads["W"] = (dy2.T @ cols[0]).reshape(W.shape)
+            self.grads["W"] = xp.ascontiguousarray((cols[0].T @ dy2).T).reshape(W.shape)
         else:
             dW = xp.empty_like(W)
             for g in range(G):
-                dW[g * fg:(g + 1) * fg] = (dy2[:, g * fg:(g + 1) * fg].T @ cols[g]).reshape(fg, k, k, cg)
+                dW[g * fg:(g + 1) * fg] = (cols[g].T @ dy2[:, g * fg:(g + 1) * fg]).T.reshape(fg, k, k, cg)
             self.grads["W"] = dW
         if not self.need_input_grad:
             return None
+        if self.stride == 1 and self.pad <= k - 1:
+            return self._input_grad_as_convolution(dy, xshape)
         if G == 1:
             dxp = col2im((dy2 @ W.reshape(F, -1)).reshape(n, oh, ow, k, k, cg), pshape, self.stride)
         else:
@@ -234,6 +238,30 @@ class Conv2D(Layer):
                                                        pshape[:3] + (cg,), self.stride)
         p = self.pad
         return dxp[:, p:p + xshape[1], p:p + xshape[2], :] if p else dxp
+
+    def _input_grad_as_convolution(self, dy, xshape):
+        """dx for stride 1: a "full" convolution of dy with the flipped kernel.
+
+        dx[n, h, w, c] = sum_{a, b, f} dy_q[n, h + a, w + b, f] W[f, k-1-a, k-1-b, c], with dy
+        zero-padded by q = k - 1 - pad. This is col2im's sum written as a gather, so it is
+        one im2col copy and one GEMM instead of k*k scattered slab additions.
+        """
+        xp = get_array_module(dy)
+        n, h, w, _ = xshape
+        G, F, k = self.groups, self.out_channels, self.k
+        cg, fg = self.in_channels // G, F // G
+        W = self.params["W"]
+        dyq = pad_hw(dy, k - 1 - self.pad)
+        if G == 1:
+            c = im2col(dyq, k, k, 1, h, w).reshape(n * h * w, -1)
+            Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, cg)
+            return (c @ Wr).reshape(n, h, w, cg)
+        dx = xp.empty((n * h * w, self.in_channels), dtype=dy.dtype)
+        for g in range(G):
+            c = im2col(dyq[..., g * fg:(g + 1) * fg], k, k, 1, h, w).reshape(n * h * w, -1)
+            Wr = W[g * fg:(g + 1) * fg, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * fg, cg)
+            dx[:, g * cg:(g + 1) * cg] = c @ Wr
+        return dx.reshape(n, h, w, self.in_channels)
 
     def output_shape(self, in_shape):
         h, w, _ = in_shape

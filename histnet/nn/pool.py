@@ -5,10 +5,11 @@ setting s < z, we obtain overlapping pooling ... s = 2 and z = 3" (Krizhevsky et
 2012, section 3.4). Axis letters as in :mod:`histnet.nn.conv`.
 
 Forward takes the running maximum over the k*k window offsets (a loop over offsets,
-each a whole strided slab; never over pixels). In training mode it also records, per
-output, which offset won (the first maximum, as PyTorch), so backward routes each
-gradient to that one input with k*k slab additions and no scatter. Padding is
--inf, so a padded position never wins (PyTorch's ``MaxPool2d(padding=...)``).
+each a whole strided slab; never over pixels). Backward walks the same offsets and
+routes each output's gradient to the first offset whose input equals the maximum (the
+first maximum, as PyTorch), with k*k slab additions and no scatter; recomputing the
+winner there is cheaper than tracking an argmax in forward. Padding is -inf, so a
+padded position never wins (PyTorch's ``MaxPool2d(padding=...)``).
 """
 
 from __future__ import annotations
@@ -41,40 +42,39 @@ class MaxPool2D(Layer):
                 conv_output_size(w, self.k, self.stride, self.pad, where=where))
 
     def forward(self, x, train=False):
-        # x: (N, H, W, C) -> y: (N, Ho, Wo, C); cache: winning offset per output (uint8)
+        # x: (N, H, W, C) -> y: (N, Ho, Wo, C); cache: the padded input and y
         xp = get_array_module(x)
         n, h, w, c = x.shape
         oh, ow = self._out_hw(h, w, x.shape)
         s, k = self.stride, self.k
         xpad = pad_hw(x, self.pad, value=-float("inf"))
         y = None
-        arg = xp.zeros((n, oh, ow, c), dtype=xp.uint8) if train else None
         for a in range(k):
             for b in range(k):
                 slab = xpad[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :]
                 if y is None:
                     y = slab.copy()
-                    continue
-                if train:
-                    better = slab > y
-                    arg[better] = a * k + b
-                    y = xp.where(better, slab, y)
                 else:
                     xp.maximum(y, slab, out=y)
-        self.cache = (arg, xpad.shape, x.shape) if train else None
+        self.cache = (xpad, y, x.shape) if train else None
         return y
 
     def backward(self, dy):
-        # dy: (N, Ho, Wo, C) -> dx: (N, H, W, C)
+        # dy: (N, Ho, Wo, C) -> dx: (N, H, W, C). Each output's gradient goes to the first
+        # window position (in scan order) holding the maximum, as PyTorch does.
         xp = get_array_module(dy)
-        arg, pshape, xshape = self.cache
+        xpad, y, xshape = self.cache
         _, oh, ow, _ = dy.shape
         s, k, p = self.stride, self.k, self.pad
-        dxp = xp.zeros(pshape, dtype=dy.dtype)
-        zero = xp.zeros((), dtype=dy.dtype)
+        dxp = xp.zeros(xpad.shape, dtype=dy.dtype)
+        pending = xp.ones(y.shape, dtype=bool)  # outputs whose maximum is not yet found
         for a in range(k):
             for b in range(k):
-                dxp[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :] += xp.where(arg == a * k + b, dy, zero)
+                sl = (slice(None), slice(a, a + s * (oh - 1) + 1, s), slice(b, b + s * (ow - 1) + 1, s))
+                hit = xpad[sl] == y
+                hit &= pending
+                pending ^= hit
+                dxp[sl] += dy * hit
         return dxp[:, p:p + xshape[1], p:p + xshape[2], :] if p else dxp
 
     def output_shape(self, in_shape):
