@@ -260,3 +260,31 @@ def test_decode_image_grey_option_and_draft(tmp_path):
     assert g.shape == (24, 24, 1) and np.abs(g[..., 0].astype(int) - want).max() <= 1
     with pytest.raises(ConfigError):
         load_splits(tmp_path, image_size=2.5)
+
+
+def test_ilsvrc_val_with_devkit_meta_mat(tmp_path):
+    sio = pytest.importorskip("scipy.io")
+    root = make_ilsvrc(tmp_path / "ilsvrc")
+    (root / "LOC_synset_mapping.txt").unlink()
+    devkit = root / "ILSVRC2012_devkit_t12" / "data"
+    devkit.mkdir(parents=True)
+    (root / "ILSVRC2012_validation_ground_truth.txt").rename(devkit / "ILSVRC2012_validation_ground_truth.txt")
+    # The devkit's synsets struct: IDs in its own (not wnid-sorted) order, plus non-leaf synsets.
+    dt = [("ILSVRC2012_ID", "O"), ("WNID", "O"), ("words", "O"), ("num_children", "O")]
+    syn = np.array([(1, "n01484850", "great white shark, white shark", 0), (2, "n01440764", "tench, Tinca tinca", 0),
+                    (3, "n01443537", "goldfish, Carassius auratus", 0), (4, "n00000001", "fish", 3)], dtype=dt)
+    sio.savemat(devkit / "meta.mat", {"synsets": syn})
+    s = load_splits(root, cache_dir=tmp_path / "cache", image_size=8)
+    assert s.test.labels.tolist() == [0, 2, 1, 2]
+    assert s.train.class_names == ["tench", "goldfish", "great white shark"]
+    assert "meta.mat" in s.test.provenance["val_labels"]
+
+
+def test_streaming_releases_pages_and_stays_correct(tmp_path):
+    root = make_imagefolder(tmp_path / "pets", per_class=5)
+    s = load_splits(root, cache_dir=tmp_path / "cache")
+    ref = np.array(s.train.images)
+    s.train.release_bytes = 1  # drop the mapping's pages after every batch
+    got = np.concatenate([x for x, _ in s.train.batches(batch_size=3, shuffle=True, rng=np.random.default_rng(0))])
+    order = np.random.default_rng(0).permutation(len(s.train))
+    assert np.array_equal(got, ref[order])

@@ -16,7 +16,7 @@ read-only memory map of it, so later runs start at once and memory stays flat:
   memory map of just its rows (``numpy.memmap`` with an offset) and unmapped, so the
   pages written are not kept in this process; readers use
   :class:`CachedArrayDataset`, which drops the pages it has read from its mapping every
-  few tens of megabytes (``madvise(MADV_DONTNEED)``: the kernel's page cache keeps them,
+  16 MB read (``madvise(MADV_DONTNEED)``: the kernel's page cache keeps them,
   the process's resident set does not). What grows with N is only the file list and
   the labels (about 100 bytes an image).
 * **bad files** -- a corrupt or truncated image is an error naming the file, or with
@@ -100,7 +100,7 @@ class CachedArrayDataset(ArrayDataset):
     page cache, so reading them again is still fast.
     """
 
-    release_bytes = 64 << 20
+    release_bytes = 16 << 20
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
