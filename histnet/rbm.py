@@ -581,7 +581,7 @@ class RBM(TransformerMixin, BaseEstimator):
         return float(np.mean(-F) - self.log_partition())
 
     # -- learning ----------------------------------------------------------------------------------
-    def _free_energy_grads(self, v, p):
+    def _free_energy_grads(self, v, p, with_weights=True):
         """Sums over the batch of ``-dF/dtheta`` given ``v`` and ``p = P(h=1|v)``.
 
         Returns ``[dW (H, V), da (V,), db (H,), dz (V,) or None]``; the log-likelihood gradient
@@ -589,7 +589,7 @@ class RBM(TransformerMixin, BaseEstimator):
         """
         xp = get_array_module(v)
         vs = self._scaled_visible(v)
-        dW = xp.matmul(p.T, vs)
+        dW = xp.matmul(p.T, vs) if with_weights else None
         db = p.sum(axis=0)
         if self._gaussian:
             s2 = xp.exp(self.log_variance_)
@@ -602,23 +602,27 @@ class RBM(TransformerMixin, BaseEstimator):
             return [dW, da, db, dz]
         return [dW, v.sum(axis=0), db, None]
 
-    def _negative_phase(self, v0, h0_prob, rng):
-        """Run the k Gibbs steps; returns (v_k, P(h|v_k)) for the model statistics."""
+    def _negative_phase(self, v0, h0_prob, rng, v_out=None, p_out=None):
+        """Run the k Gibbs steps; returns (v_k, P(h|v_k)) for the model statistics.
+
+        CD-k starts from ``h ~ P(h|v0)``; PCD from the persistent chains ``h_samples_``
+        (a mini-batch of another size, the last one of an epoch, falls back to CD).
+        ``v_out``/``p_out``, if given, receive the last step's visibles and hidden
+        probabilities (preallocated buffers of the update).
+        """
         k = int(self.k)
-        if self.persistent:
-            if self.h_samples_.shape[0] != v0.shape[0]:
-                h = self._sample_hiddens(self._mean_hiddens(v0), rng)
-            else:
-                h = self.h_samples_
-        else:
-            h = self._sample_hiddens(h0_prob, rng)
+        chains = self.persistent and self.h_samples_.shape[0] == v0.shape[0]
+        h = self.h_samples_ if chains else self._sample_hiddens(h0_prob, rng)
         for step in range(k):
-            mean = self._mean_visibles(h)
-            v = self._sample_visibles(mean, rng) if (self.sample_visible or self.persistent) else mean
-            p = self._mean_hiddens(v)
-            if step < k - 1 or self.persistent:
+            last = step == k - 1
+            v = self._mean_visibles(h, out=v_out if last else None)
+            if self.sample_visible or self.persistent:
+                sampled = self._sample_visibles(v, rng)
+                v[...] = sampled
+            p = self._mean_hiddens(v, out=p_out if last else None)
+            if not last or chains:
                 h = self._sample_hiddens(p, rng)
-        if self.persistent and self.h_samples_.shape[0] == v0.shape[0]:
+        if chains:
             self.h_samples_ = h
         return v, p
 
@@ -628,45 +632,72 @@ class RBM(TransformerMixin, BaseEstimator):
     def _learning_rate(self, epoch):
         return self.learning_rate / (1.0 + self.learning_rate_decay * epoch)
 
+    def _buffers(self, n, xp):
+        """Work arrays of one update, reused across mini-batches of the same size.
+
+        ``hcat`` (2n, H) holds ``[P(h|v0); P(h|vk)]``, ``vcat`` (2n, V) holds ``[v0; vk]``,
+        so both weight statistics come from one GEMM ``hcat^T vcat``; ``G`` (H, V) receives it.
+        """
+        H, V = self.components_.shape
+        buf = getattr(self, "_buf", None)
+        if buf is None or buf[0].shape[0] != 2 * n or buf[2].shape != (H, V) or get_array_module(buf[2]) is not xp:
+            buf = (xp.empty((2 * n, H), dtype=FLOAT), xp.empty((2 * n, V), dtype=FLOAT), xp.empty((H, V), dtype=FLOAT))
+            self._buf = buf
+        return buf
+
     def _update(self, v0, rng, epoch):
-        """One mini-batch update of all parameters (the rule ``fit`` and ``partial_fit`` share)."""
+        """One mini-batch update of all parameters (the rule ``fit`` and ``partial_fit`` share).
+
+        ``theta <- theta + u``, ``u <- momentum u + lr (<-dF/dtheta>_data - <-dF/dtheta>_model
+        - weight_decay W) [+ sparsity push]``, the statistics averaged over the mini-batch.
+        """
         xp = get_array_module(v0)
         n = v0.shape[0]
         lr = self._learning_rate(epoch)
         mom = self._momentum(epoch)
-        p0 = self._mean_hiddens(v0)
-        vk, pk = self._negative_phase(v0, p0, rng)
-        if not self._gaussian and not self.learn_sigma:
-            # Fast path: both weight statistics in one GEMM, [p0; -pk]^T [v0; vk], scaled by lr/n.
-            scale = lr / n
-            hcat = xp.concatenate([p0 * scale, pk * (-scale)], axis=0)
-            vcat = xp.concatenate([v0, vk], axis=0)
-            grads = [xp.matmul(hcat.T, vcat), (v0.sum(axis=0) - vk.sum(axis=0)) * scale,
-                     (p0.sum(axis=0) - pk.sum(axis=0)) * scale, None]
-        else:
-            pos = self._free_energy_grads(v0, p0)
-            neg = self._free_energy_grads(vk, pk)
-            grads = [None if g is None else (g - h) * (lr / n) for g, h in zip(pos, neg)]
-        if self.weight_decay:
-            grads[0] -= (lr * self.weight_decay) * self.components_
+        scale = lr / n
+        hcat, vcat, G = self._buffers(n, xp)
+        p0, pk, vk = hcat[:n], hcat[n:], vcat[n:]
+        vcat[:n] = v0
+        self._mean_hiddens(v0, out=p0)
+        self._negative_phase(v0, p0, rng, v_out=vk, p_out=pk)
         if self.sparsity_target is not None:
             self._q *= self.sparsity_decay
             self._q += (1 - self.sparsity_decay) * p0.mean(axis=0)
+        if self._gaussian:
+            pos = self._free_energy_grads(v0, p0, with_weights=False)
+            neg = self._free_energy_grads(vk, pk, with_weights=False)
+            grads = [None] + [None if g is None else (g - h) * scale for g, h in zip(pos[1:], neg[1:])]
+        else:
+            grads = [None, (v0.sum(axis=0) - vk.sum(axis=0)) * scale, (p0.sum(axis=0) - pk.sum(axis=0)) * scale, None]
+        # Weight statistics in one GEMM: lr/n ([p0; -pk]^T [v0/s; vk/s]).
+        p0 *= scale
+        pk *= -scale
+        if self._gaussian and self.learn_sigma:
+            vcat /= self._sigma()
+        W, vel = self.components_, self._velocity[0]
+        if mom:
+            vel *= mom
+        else:
+            vel[...] = 0
+        if self.weight_decay:
+            xp.multiply(W, lr * self.weight_decay, out=G)
+            vel -= G
+        xp.matmul(hcat.T, vcat, out=G)
+        vel += G
+        if self.sparsity_target is not None:
             push = (lr * self.sparsity_cost) * (self.sparsity_target - self._q)
             grads[2] += push
-            grads[0] += push[:, None] * self._scaled_visible(v0).mean(axis=0)[None, :]
-        params = [self.components_, self.intercept_visible_, self.intercept_hidden_, self.log_variance_]
-        for i, g in enumerate(grads):
-            if g is None:
+            vel += push[:, None] * self._scaled_visible(v0).mean(axis=0)[None, :]
+        W += vel
+        params = [None, self.intercept_visible_, self.intercept_hidden_, self.log_variance_]
+        for i in (1, 2, 3):
+            if grads[i] is None:
                 continue
-            vel = self._velocity[i]
-            if mom:
-                vel *= mom
-                vel += g
-            else:
-                vel[...] = g
-            params[i] += vel
-        return vk
+            u = self._velocity[i]
+            u *= mom
+            u += grads[i]
+            params[i] += u
 
     def _check_finite(self, epoch):
         xp = self._xp
