@@ -288,3 +288,15 @@ def test_streaming_releases_pages_and_stays_correct(tmp_path):
     got = np.concatenate([x for x, _ in s.train.batches(batch_size=3, shuffle=True, rng=np.random.default_rng(0))])
     order = np.random.default_rng(0).permutation(len(s.train))
     assert np.array_equal(got, ref[order])
+
+
+def test_damaged_cache_entry_is_rebuilt(tmp_path):
+    root = make_imagefolder(tmp_path / "pets")
+    s = load_splits(root, cache_dir=tmp_path / "cache")
+    ref = s.train.get_images(np.arange(len(s.train)))
+    entry = s.train.provenance["cache"]
+    del s
+    os.unlink(os.path.join(entry, "images.npy"))
+    s2 = load_splits(root, cache_dir=tmp_path / "cache")
+    assert s2.train.provenance["cache"] == entry
+    assert np.array_equal(s2.train.get_images(np.arange(len(s2.train))), ref)

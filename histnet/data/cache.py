@@ -206,11 +206,14 @@ def decode_to_cache(files: Sequence[Path], labels: np.ndarray, *, root: Path, na
     entry = cache_dir / key
     prov = dict(provenance or {})
 
-    if not (entry / "meta.json").is_file():
+    meta = _read_entry(entry)
+    if meta is None:
         _build_entry(entry, files, labels, root=root, image_size=image_size, grayscale=grayscale,
                      skip_bad=skip_bad, progress=progress, batch_size=batch_size, source_id=source_id)
         _drop_stale(cache_dir, source_id, keep=key)
-    meta = json.loads((entry / "meta.json").read_text())
+        meta = _read_entry(entry)
+        if meta is None:
+            raise DataError(f"{entry}: the decoded-image cache entry just written cannot be read")
     if meta["bad_files"] and not skip_bad:
         # The entry was built with skip_bad=True; honour this call's stricter option.
         raise DataError(f"{root / meta['bad_files'][0]}: cannot decode image (pass skip_bad=True to skip "
@@ -225,6 +228,23 @@ def decode_to_cache(files: Sequence[Path], labels: np.ndarray, *, root: Path, na
     if progress is not None and meta["bad_files"]:
         Stage("decode", n, progress).update(n, f"skipped {len(meta['bad_files'])} unreadable image(s)")
     return CachedArrayDataset(name, arr[:n_good], labels[kept], class_names, provenance=prov)
+
+
+def _read_entry(entry: Path) -> Optional[dict]:
+    """The entry's meta.json, or None if there is no usable entry (a damaged one is removed)."""
+    if not (entry / "meta.json").is_file():
+        return None
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        header = open_memmap(entry / "images.npy", mode="r")
+        if meta.get("version") != CACHE_VERSION or header.shape[0] != meta["n_files"]:
+            raise ValueError("stale entry")
+        del header
+        return meta
+    except (OSError, ValueError, KeyError):
+        # Someone deleted or damaged files inside the entry: decode again.
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
 
 
 def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, skip_bad, progress,

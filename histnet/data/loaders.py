@@ -46,9 +46,9 @@ SPLITS = ("train", "test", "val")
 def data_root(root=None) -> Path:
     """The folder named data sets live in: ``root``, else ``$HISTNET_DATA``, else ``cache_root()/datasets``."""
     if root is not None:
-        return Path(root)
+        return Path(root).expanduser()
     env = os.environ.get("HISTNET_DATA")
-    return Path(env) if env else cache_root() / "datasets"
+    return Path(env).expanduser() if env else cache_root() / "datasets"
 
 
 def _subset_seed(seed, which: int):
@@ -187,7 +187,7 @@ def _resolve(name_or_path, root) -> tuple[str, str, Optional[Path]]:
                             "or pass root= / --root pointing at a local copy")
         kind, where = detect_layout(folder)
         return key, kind, where
-    path = Path(name_or_path)
+    path = Path(name_or_path).expanduser()
     if not path.exists() and os.sep not in key and "/" not in key:
         known = ", ".join(list(BUILTINS) + list(NAMED_FOLDERS))
         raise DataError(f"unknown data set {key!r}: give one of {known}, or a path to a folder")
