@@ -1,0 +1,172 @@
+"""HOG: parity with scikit-image, hand-worked block norms, the stand-in, errors and docs."""
+
+import ast
+import inspect
+import re
+
+import numpy as np
+import pytest
+
+from histnet.backend import get_backend
+from histnet.errors import ConfigError, DataError
+from histnet.features.hog import HOG, _normalize_blocks, hog
+
+skimage_feature = pytest.importorskip("skimage.feature")
+sk_hog = skimage_feature.hog
+fc = get_backend("cupy-standin").xp
+
+
+def _reference(images, **kw):
+    return np.stack([sk_hog(im, **kw) for im in images])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("block_norm", ["L1", "L1-sqrt", "L2", "L2-Hys"])
+def test_matches_skimage_on_random_images(dtype, block_norm):
+    rng = np.random.default_rng(hash((np.dtype(dtype).name, block_norm)) % 2**32)
+    settings = [((33, 41), 9, (8, 8), (3, 3)), ((40, 57), 7, (6, 5), (2, 2)), ((24, 30), 12, (4, 4), (1, 2))]
+    for (h, w), orientations, ppc, cpb in settings:
+        x = rng.random((3, h, w)).astype(dtype)
+        kw = dict(orientations=orientations, pixels_per_cell=ppc, cells_per_block=cpb, block_norm=block_norm)
+        ours = hog(x, **kw)
+        ref = _reference(x, **kw)
+        assert ours.dtype == dtype and ours.shape == ref.shape
+        assert np.abs(ours - ref).max() < 1e-4
+
+
+def test_matches_skimage_uint8_colour_sqrt_and_unflattened():
+    rng = np.random.default_rng(1)
+    u8 = rng.integers(0, 256, (3, 50, 45), dtype=np.uint8)
+    for orientations in (9, 8):  # 8 bins puts edges at 45 degrees, hit exactly by integer gradients
+        np.testing.assert_allclose(hog(u8, orientations=orientations),
+                                   _reference(u8, orientations=orientations), atol=1e-4)
+    colour = rng.integers(0, 256, (2, 40, 48, 3), dtype=np.uint8)
+    np.testing.assert_allclose(hog(colour, channel_axis=-1), _reference(colour, channel_axis=-1), atol=1e-4)
+    xf = rng.random((2, 40, 48, 3))
+    np.testing.assert_allclose(hog(xf, channel_axis=-1, transform_sqrt=True),
+                               _reference(xf, channel_axis=-1, transform_sqrt=True), atol=1e-4)
+    unflat = hog(xf[..., 0], feature_vector=False, cells_per_block=(2, 2))
+    ref = np.stack([sk_hog(im, feature_vector=False, cells_per_block=(2, 2)) for im in xf[..., 0]])
+    assert unflat.shape == ref.shape
+    np.testing.assert_allclose(unflat, ref, atol=1e-4)
+
+
+def test_visualisation_matches_skimage():
+    x = np.random.default_rng(2).random((2, 40, 36))
+    _, image = hog(x, visualize=True, cells_per_block=(2, 2))
+    ref = np.stack([sk_hog(im, visualize=True, cells_per_block=(2, 2))[1] for im in x])
+    assert image.shape == (2, 40, 36)
+    np.testing.assert_allclose(image, ref, atol=1e-6)
+
+
+def test_block_norms_worked_by_hand():
+    eps = 1e-5
+    # a 2 x 2-cell block, 2 orientations: cell (0,0) = (3, 0), cell (0,1) = (0, 4), others 0
+    v = np.array([[3.0, 0, 0, 4, 0, 0, 0, 0]])
+    # L1: |v|_1 = 7
+    np.testing.assert_allclose(_normalize_blocks(v, "L1")[0, [0, 3]], [3 / (7 + eps), 4 / (7 + eps)])
+    # L1-sqrt: sqrt(3/7), sqrt(4/7)
+    np.testing.assert_allclose(_normalize_blocks(v, "L1-sqrt")[0, [0, 3]], [0.6546536, 0.7559289], rtol=1e-5)
+    # L2: |v|_2 = 5 -> 0.6, 0.8
+    np.testing.assert_allclose(_normalize_blocks(v, "L2")[0], [0.6, 0, 0, 0.8, 0, 0, 0, 0], atol=1e-9)
+    # L2-Hys: 0.6, 0.8 both clip to 0.2, renormalised: 0.2 / sqrt(0.08) = 1/sqrt(2) each
+    np.testing.assert_allclose(_normalize_blocks(v, "L2-Hys")[0, [0, 3]], [2 ** -0.5, 2 ** -0.5], rtol=1e-6)
+    # L2-Hys with a partial clip: (1, 1, 1, 10) / sqrt(103) = (0.0985, ..., 0.9853);
+    # the 10 clips to 0.2; renormalise by sqrt(3 / 103 + 0.04) = sqrt(0.069126) = 0.262919
+    w = np.array([[1.0, 1, 1, 10]])
+    a = 1 / np.sqrt(103)
+    expected = np.array([a, a, a, 0.2]) / np.sqrt(3 * a * a + 0.04)
+    np.testing.assert_allclose(_normalize_blocks(w, "L2-Hys")[0], expected, rtol=1e-6)
+    np.testing.assert_allclose(expected, [0.374766, 0.374766, 0.374766, 0.760692], rtol=1e-5)
+
+
+def test_ramp_image_worked_by_hand():
+    # I = x: interior columns have g_col = 2, border columns 0; orientation 0 -> bin 0.
+    # Each 8x8 cell has 7 voting columns x 8 rows x 2 / 64 = 1.75 in bin 0; every cell of
+    # the 2 x 2 block is equal, so L2 gives 0.5 in each cell's bin 0 and 0 elsewhere.
+    x = np.tile(np.arange(16.0), (16, 1))[None]
+    out = hog(x, cells_per_block=(2, 2), block_norm="L2", feature_vector=False)[0, 0, 0]
+    expected = np.zeros((2, 2, 9))
+    expected[..., 0] = 1.75 / np.sqrt(4 * 1.75 ** 2 + 1e-10)
+    np.testing.assert_allclose(out, expected, atol=1e-9)
+    l1 = hog(x, cells_per_block=(2, 2), block_norm="L1", feature_vector=False)[0, 0, 0]
+    np.testing.assert_allclose(l1[..., 0], 1.75 / (7 + 1e-5), rtol=1e-7)
+
+
+@pytest.mark.parametrize("kw", [
+    {}, {"block_norm": "L1-sqrt", "cells_per_block": (2, 2)}, {"block_window": True},
+    {"interpolation": "trilinear"}, {"block_window": True, "interpolation": "trilinear", "transform_sqrt": True},
+])
+def test_cupy_standin_matches_numpy(kw):
+    rng = np.random.default_rng(3)
+    for x in (rng.random((3, 33, 40)).astype(np.float32), rng.integers(0, 256, (3, 33, 40), dtype=np.uint8)):
+        ours = hog(x, **kw)
+        dev = hog(fc.asarray(x), **kw)
+        assert type(dev).__module__ == "histnet.testing.fakecupy"
+        np.testing.assert_allclose(fc.asnumpy(dev), ours, atol=1e-6)
+    colour = rng.integers(0, 256, (2, 33, 40, 3), dtype=np.uint8)
+    feats, image = hog(fc.asarray(colour), channel_axis=-1, visualize=True, **kw)
+    ref_feats, ref_image = hog(colour, channel_axis=-1, visualize=True, **kw)
+    np.testing.assert_allclose(fc.asnumpy(feats), ref_feats, atol=1e-6)
+    np.testing.assert_allclose(fc.asnumpy(image), ref_image, atol=1e-6)
+
+
+def test_paper_options_behave():
+    rng = np.random.default_rng(4)
+    x = rng.random((2, 32, 32))
+    plain = hog(x, cells_per_block=(2, 2))
+    assert not np.allclose(hog(x, cells_per_block=(2, 2), block_window=True), plain)
+    tri = hog(x, cells_per_block=(2, 2), interpolation="trilinear")
+    assert tri.shape == plain.shape and not np.allclose(tri, plain)
+    # a gradient field at one angle puts each vote exactly on a bin centre (10 degrees):
+    # trilinear orientation voting then fills that bin only, like hard voting
+    yy, xx = np.mgrid[0:32, 0:32]
+    angle = np.deg2rad(10.0)
+    ramp = (np.sin(angle) * yy + np.cos(angle) * xx)[None]
+    cells = hog(ramp, interpolation="trilinear", cells_per_block=(1, 1), feature_vector=False,
+                block_norm="L1")[0, 1:-1, 1:-1, 0, 0]
+    assert np.all(cells[..., 0] > 0.99) and np.all(cells[..., 1:] < 1e-6)
+
+
+def test_errors_are_one_line_and_name_the_problem():
+    with pytest.raises(DataError, match=r"at least 24x24"):
+        hog(np.zeros((2, 20, 30)))
+    with pytest.raises(DataError, match=r"at least 16x16"):
+        hog(np.zeros((1, 15, 64)), cells_per_block=(2, 2))
+    with pytest.raises(ConfigError, match="block_norm"):
+        hog(np.zeros((1, 32, 32)), block_norm="L3")
+    with pytest.raises(ConfigError, match="pixels_per_cell"):
+        hog(np.zeros((1, 32, 32)), pixels_per_cell=(0, 8))
+    with pytest.raises(DataError, match="channel_axis=-1"):
+        hog(np.zeros((1, 32, 32, 3)))
+    with pytest.raises(DataError, match="non-negative"):
+        hog(-np.ones((1, 32, 32)), transform_sqrt=True)
+
+
+def test_defaults_in_signature_match_docstring():
+    sig = inspect.signature(hog)
+    doc = inspect.getdoc(hog)
+    for name, param in sig.parameters.items():
+        if param.default is inspect.Parameter.empty:
+            continue
+        m = re.search(rf"^{name} : .*default=(.+)$", doc, re.M)
+        assert m, f"{name} has no 'default=' in the docstring"
+        assert ast.literal_eval(m.group(1).strip()) == param.default, name
+    # and the paper's table, as the Notes state: 9 bins, 8x8 cells, L2-Hys; blocks differ
+    assert sig.parameters["orientations"].default == 9
+    assert sig.parameters["pixels_per_cell"].default == (8, 8)
+    assert sig.parameters["block_norm"].default == "L2-Hys"
+    assert sig.parameters["cells_per_block"].default == (3, 3) and "(2, 2)" in doc
+
+
+def test_transformer_in_a_pipeline():
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.random.default_rng(5).random((4, 32, 32))
+    est = HOG(cells_per_block=(2, 2))
+    assert clone(est).get_params()["cells_per_block"] == (2, 2)
+    out = make_pipeline(est, StandardScaler()).fit_transform(x)
+    assert out.shape == (4, 324) and est.n_features_out_ == 324
+    np.testing.assert_allclose(HOG(cells_per_block=(2, 2)).fit(x).transform(x), hog(x, cells_per_block=(2, 2)))
