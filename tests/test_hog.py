@@ -170,3 +170,43 @@ def test_transformer_in_a_pipeline():
     out = make_pipeline(est, StandardScaler()).fit_transform(x)
     assert out.shape == (4, 324) and est.n_features_out_ == 324
     np.testing.assert_allclose(HOG(cells_per_block=(2, 2)).fit(x).transform(x), hog(x, cells_per_block=(2, 2)))
+
+
+# -- the hog-svm method ------------------------------------------------------------------------
+
+def test_hog_svm_learns_fits_saves_and_runs_on_the_standin(monkeypatch, tmp_path):
+    from histnet.methods import get_method, make_config
+    from test_feature_cache import _stripes
+
+    monkeypatch.setenv("HISTNET_CACHE", str(tmp_path))
+    cls = get_method("hog-svm")
+    assert cls.year == 2005 and "Dalal" in cls.paper and set(cls.profiles) >= {"quick", "full"}
+    config = cls.Config()
+    assert (config.orientations, config.pixels_per_cell, config.cells_per_block, config.block_norm) == \
+        (9, (8, 8), (2, 2), "L2-Hys")                         # the paper's settings
+    train, test = _stripes(12, seed=1), _stripes(6, seed=2)
+    model = cls(make_config(cls, profile="quick")).fit(train)
+    test_images = test.get_images(np.arange(len(test)))
+    scores = model.predict_scores(test_images)
+    assert scores.shape == (18, 3) and scores.dtype == np.float32
+    assert (scores.argmax(1) == test.labels).mean() >= 0.9
+    assert model.describe()["feature_dim"] == 7 * 7 * 2 * 2 * 9   # 32 px, 4x4 cells, 2x2 blocks
+
+    model.save(tmp_path / "m.npz")
+    loaded = cls.load(tmp_path / "m.npz")
+    np.testing.assert_allclose(loaded.predict_scores(test_images), scores, rtol=1e-5, atol=1e-5)
+
+    dev = cls(make_config(cls, profile="quick"), backend="cupy-standin").fit(train)
+    np.testing.assert_allclose(dev.predict_scores(test_images), scores, rtol=1e-3, atol=1e-3)
+
+    with pytest.raises(DataError, match="16x16"):
+        cls().fit(_small_dataset())
+    with pytest.raises(ConfigError, match="block_norm"):
+        cls(make_config(cls, {"block_norm": "L3"})).fit(train)
+
+
+def _small_dataset():
+    from histnet.data import ArrayDataset
+
+    return ArrayDataset("tiny", np.zeros((4, 12, 12, 1), np.uint8), np.array([0, 1, 0, 1]), ["a", "b"],
+                        {"checksum": "tiny"})
