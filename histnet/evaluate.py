@@ -7,8 +7,10 @@ was computed by the same lines.
 
 Top-k error is the ILSVRC measure: an image counts as correct when its true class is
 among the k highest scores. Ties are broken toward the lower class index, as
-``numpy.argsort(-scores, kind="stable")`` does, which is also what
-``sklearn.metrics.top_k_accuracy_score`` does. Top-5 error is reported only when there
+``numpy.argsort(-scores, kind="stable")`` does and as ``argmax`` picks the top-1
+prediction. (``sklearn.metrics.top_k_accuracy_score`` breaks ties the other way, toward
+the higher index: it reverses an ascending stable sort; the two agree when no scores
+tie.) Top-5 error is reported only when there
 are more than 5 classes (with 5 or fewer it is always 0 and says nothing) and is
 ``None`` otherwise.
 
@@ -44,6 +46,9 @@ def top_k_error(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
         raise ConfigError(f"top-{k} error needs 1 <= k <= n_classes ({c})")
     if n == 0:
         raise ConfigError("cannot evaluate on zero images")
+    if labels.shape != (n,) or labels.min() < 0 or labels.max() >= c:  # -1 would index silently
+        raise ConfigError(f"top-{k} error needs {n} labels in 0..{c - 1}, got shape {labels.shape}, "
+                          f"range {labels.min()}..{labels.max()}")
     true = scores[np.arange(n), labels][:, None]
     # Rank of the true class: classes with a strictly higher score, plus equal scores
     # at a lower index (the stable tie-break).
