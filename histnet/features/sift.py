@@ -78,7 +78,8 @@ MAGNIF = 6.0
 """PHOW: bin size / smoothing sigma (``vl_phow``'s ``Magnif``)."""
 COLORS = ("grey", "opponent", "hsv")
 WINDOWS = ("flat", "gaussian")
-_CHUNK_FLOATS = 1 << 24  # orientation-map floats per chunk of images (64 MB in float32)
+_CPU_CHUNK_PIXELS = 1 << 17   # image pixels per chunk on the CPU: the orientation maps stay in cache
+_GPU_CHUNK_PIXELS = 1 << 23   # on a GPU: enough to fill it
 
 
 class DenseSift(NamedTuple):
@@ -130,35 +131,58 @@ def sift_frames(height: int, width: int, bin_size: int = 4, step: int = 8, sizes
     return np.concatenate(out).astype(np.float32)
 
 
-def _bin_kernels(length: int, offset: int, n_frames: int, step: int, bin_size: int, window: str
-                 ) -> np.ndarray:
-    """Matrix taking one image axis to the bin values of every (frame, bin) pair on it.
+def _axis_taps(bin_size: int, window: str) -> np.ndarray:
+    """Taps of the spatial-bin kernel along one axis, one row per bin of the 4.
 
-    Row ``f * 4 + j`` is the kernel of bin ``j`` of frame ``f``: the triangular kernel
-    ``1 - |u| / bin_size`` centred on the bin, times the window along this axis
-    (a Gaussian of sigma ``WINDOW_SIZE * bin_size`` about the frame centre, or, for the
-    flat window, that Gaussian's mean over the kernel's taps). Taps falling outside the
-    image are added to the border pixel (VLFeat's continuity padding).
+    Row ``j`` is the triangular (bilinear) kernel ``1 - |u| / bin_size`` for
+    u = -(bin_size - 1) .. bin_size - 1, times the window along this axis: a Gaussian of
+    sigma ``WINDOW_SIZE * bin_size`` about the frame centre for ``"gaussian"``, or, for
+    ``"flat"``, that Gaussian's mean over the kernel's taps (VLFeat's fast approximation).
 
     Returns
     -------
-    numpy array of shape (n_frames * 4, length), float32
+    numpy array of shape (4, 2 * bin_size - 1), float64
     """
     b = bin_size
-    u = np.arange(-(b - 1), b, dtype=np.float64)                 # kernel taps
+    u = np.arange(-(b - 1), b, dtype=np.float64)
     tri = 1.0 - np.abs(u) / b
     delta = b * (np.arange(N_BINS) - 0.5 * (N_BINS - 1))          # bin centre - frame centre
     gauss = np.exp(-0.5 * ((u[None, :] + delta[:, None]) / (WINDOW_SIZE * b)) ** 2)  # (4, U)
     if window == "gaussian":
-        taps = tri[None, :] * gauss
-    else:
-        taps = tri[None, :] * gauss.mean(axis=1, keepdims=True)
-    centres = offset + step * np.arange(n_frames)[:, None] + b * np.arange(N_BINS)[None, :]  # (F, 4)
-    pos = np.clip(centres[:, :, None] + u.astype(np.int64)[None, None, :], 0, length - 1)    # (F, 4, U)
-    kern = np.zeros((n_frames, N_BINS, length))
-    f_idx, j_idx, _ = np.indices(pos.shape)
-    np.add.at(kern, (f_idx, j_idx, pos), np.broadcast_to(taps[None], pos.shape))
-    return kern.reshape(n_frames * N_BINS, length).astype(np.float32)
+        return tri[None, :] * gauss
+    return tri[None, :] * gauss.mean(axis=1, keepdims=True)
+
+
+def _pool_axis(x, axis: int, start: int, count: int, stride: int, taps: np.ndarray):
+    """Weighted sums of ``x`` along ``axis`` at ``count`` centres ``start + k * stride``.
+
+    ``out[k] = sum_u taps[u] x[start + k * stride + u - (len(taps) - 1) // 2]``: a 1-d
+    convolution evaluated only where the grid needs it, as a loop over the kernel's taps
+    (strided slices, never a loop over pixels). ``x`` must be padded so every index is in
+    range.
+    """
+    half = (len(taps) - 1) // 2
+    out = None
+    for i, tap in enumerate(taps):
+        first = start + i - half
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(first, first + (count - 1) * stride + 1, stride)
+        term = x[tuple(index)] * FLOAT(tap)
+        if out is None:
+            out = term
+        else:
+            out += term
+    return out
+
+
+def _pad_edge(x, axis: int, pad: int):
+    """Replicate the first and last slices of ``axis`` ``pad`` times (VLFeat's continuity)."""
+    xp = get_array_module(x)
+    if pad == 0:
+        return x
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (pad, pad)
+    return xp.pad(x, widths, mode="edge")
 
 
 # -- image preparation ----------------------------------------------------------------------
@@ -233,14 +257,21 @@ def _gaussian_smooth(x, sigma: float):
     return out
 
 
-def _orientation_maps(img):
-    """Gradient orientation maps of (M, H, W) float32 images: (M, H, 8, W) float32.
+def _orientation_maps(img, pad: int):
+    """Gradient orientation maps of (M, H, W) float32 images, padded by ``pad`` rows.
 
-    Gradients are central differences halved (one-sided at the border), as VLFeat's;
-    the angle is atan2(-gy, gx) (y up); each pixel's magnitude is split linearly between
-    the two orientation bins around its angle.
+    Gradients are central differences halved (one-sided at the border), as VLFeat's; the
+    angle is atan2(-gy, gx) (y up); each pixel's magnitude is split linearly between the
+    two orientation bins around its angle. The two votes of every pixel are written with
+    one scatter each into a zeroed (M, H + 2 pad, W, 8) array (orientation last keeps the
+    writes of a pixel together); the ``pad`` rows above and below repeat the border rows.
+
+    Returns
+    -------
+    xp array of shape (M, H + 2 * pad, W, 8), float32
     """
     xp = get_array_module(img)
+    m, h, w = img.shape
     gx = xp.empty_like(img)
     gy = xp.empty_like(img)
     gx[..., 1:-1] = (img[..., 2:] - img[..., :-2]) * FLOAT(0.5)
@@ -250,17 +281,22 @@ def _orientation_maps(img):
     gy[..., 0, :] = img[..., 1, :] - img[..., 0, :]
     gy[..., -1, :] = img[..., -1, :] - img[..., -2, :]
     mag = xp.sqrt(gx * gx + gy * gy)
-    t = xp.arctan2(-gy, gx) * FLOAT(N_ORIENTATIONS / (2 * math.pi))   # in (-4, 4]
-    t = xp.where(t < 0, t + FLOAT(N_ORIENTATIONS), t)
-    lo = xp.floor(t)
-    frac = (t - lo).astype(FLOAT)
-    o0 = lo.astype(xp.int32) % N_ORIENTATIONS
-    w1 = mag * frac
+    t = xp.arctan2(-gy, gx)
+    t *= FLOAT(N_ORIENTATIONS / (2 * math.pi))                  # in [-4, 4]
+    t += FLOAT(N_ORIENTATIONS)                                  # in [4, 12]: floor = truncation
+    o0 = t.astype(xp.int32)
+    w1 = (t - o0) * mag
     w0 = mag - w1
-    maps = xp.empty((img.shape[0], img.shape[1], N_ORIENTATIONS, img.shape[2]), dtype=FLOAT)
-    for o in range(N_ORIENTATIONS):  # a loop over the 8 bins, never over pixels
-        prev = (o - 1) % N_ORIENTATIONS
-        maps[:, :, o, :] = xp.where(o0 == o, w0, FLOAT(0)) + xp.where(o0 == prev, w1, FLOAT(0))
+    o0 &= N_ORIENTATIONS - 1
+    maps = xp.zeros((m, h + 2 * pad, w, N_ORIENTATIONS), dtype=FLOAT)
+    base = (xp.arange(m * h, dtype=xp.int64).reshape(m, h) + (xp.arange(m, dtype=xp.int64) * (2 * pad) + pad)[:, None])
+    base = (base[:, :, None] * w + xp.arange(w, dtype=xp.int64)) * N_ORIENTATIONS   # (M, H, W) first cell of the pixel
+    flat = maps.reshape(-1)
+    flat[(base + o0).ravel()] = w0.ravel()
+    flat[(base + ((o0 + 1) & (N_ORIENTATIONS - 1))).ravel()] = w1.ravel()
+    if pad:
+        maps[:, :pad] = maps[:, pad:pad + 1]
+        maps[:, pad + h:] = maps[:, pad + h - 1:pad + h]
     return maps
 
 
@@ -374,23 +410,41 @@ def dense_sift(images, bin_size: int = 4, step: int = 8, sizes: Optional[Sequenc
     frames = sift_frames(h, w, step=step, sizes=sizes_l)
     n_desc = N_BINS * N_BINS * N_ORIENTATIONS
     out = xp.empty((n, len(frames), k * n_desc), dtype=FLOAT)
-    chunk = max(1, _CHUNK_FLOATS // (k * h * w * N_ORIENTATIONS))
+    chunk = max(1, (_GPU_CHUNK_PIXELS if xp is not np else _CPU_CHUNK_PIXELS) // (k * h * w))
     p0 = 0
     for s, off in zip(sizes_l, _frame_offsets(sizes_l)):
         fy, fx = _n_frames(h, off, s, step), _n_frames(w, off, s, step)
-        ky = to_device(_bin_kernels(h, off, fy, step, s, window), xp)        # (fy*4, H)
-        kxt = to_device(_bin_kernels(w, off, fx, step, s, window).T.copy(), xp)  # (W, fx*4)
+        taps = _axis_taps(s, window)
+        pad = s - 1
         sigma = math.sqrt(max((s / MAGNIF) ** 2 - 0.25, 0.0)) if sizes is not None else 0.0
+        # With the flat window and a step that is a multiple of the bin size, the bins of
+        # all frames sit on one lattice of spacing bin_size: pool once on the lattice, then
+        # pick each frame's 4 x 4 bins and apply the window's per-bin weights.
+        lattice = window == "flat" and step % s == 0
         for start in range(0, n, chunk):  # image batches bound the memory, not a per-image loop
             x = chans[start:start + chunk].reshape(-1, h, w)               # (m*K, H, W)
             if sigma > 0:
                 x = _gaussian_smooth(x, sigma)
-            maps = _orientation_maps(x)                                    # (m*K, H, 8, W)
+            maps = _orientation_maps(x, pad)                               # (m*K, H+2p, W, 8)
             m = maps.shape[0]
-            rows = xp.matmul(ky, maps.reshape(m, h, N_ORIENTATIONS * w))   # (m*K, fy*4, 8W)
-            bins = xp.matmul(rows.reshape(m, fy * N_BINS * N_ORIENTATIONS, w), kxt)  # (m*K, fy*4*8, fx*4)
-            bins = bins.reshape(m, fy, N_BINS, N_ORIENTATIONS, fx, N_BINS)
-            raw = bins.transpose(0, 1, 4, 2, 5, 3).reshape(-1, k, fy * fx, n_desc)  # (m, K, P_s, 128)
+            if lattice:
+                every = step // s
+                ky, kx = (fy - 1) * every + N_BINS, (fx - 1) * every + N_BINS
+                tri = taps[0] / taps[0, s - 1]                             # unit-height triangle
+                rows = _pad_edge(_pool_axis(maps, 1, pad + off, ky, s, tri), 2, pad)   # (m, ky, W+2p, 8)
+                grid = _pool_axis(rows, 2, pad + off, kx, s, tri)                       # (m, ky, kx, 8)
+                iy = to_device(every * np.arange(fy)[:, None] + np.arange(N_BINS), xp)   # (fy, 4)
+                ix = to_device(every * np.arange(fx)[:, None] + np.arange(N_BINS), xp)   # (fx, 4)
+                bins = grid[:, iy[:, :, None, None], ix[None, None, :, :]]               # (m, fy, 4, fx, 4, 8)
+                weight = to_device((taps[:, s - 1][:, None] * taps[:, s - 1][None, :]).astype(np.float32), xp)
+                raw = bins.transpose(0, 1, 3, 2, 4, 5) * weight[:, :, None]              # (m, fy, fx, 4, 4, 8)
+            else:
+                raw = xp.empty((m, fy, fx, N_BINS, N_BINS, N_ORIENTATIONS), dtype=FLOAT)
+                for jy in range(N_BINS):  # a loop over the 4 bin rows and 4 bin columns
+                    rows = _pad_edge(_pool_axis(maps, 1, pad + off + jy * s, fy, step, taps[jy]), 2, pad)
+                    for jx in range(N_BINS):
+                        raw[:, :, :, jy, jx] = _pool_axis(rows, 2, pad + off + jx * s, fx, step, taps[jx])
+            raw = raw.reshape(-1, k, fy * fx, n_desc)                      # (m, K, P_s, 128)
             norm_c = xp.sqrt((raw[:, contrast_channel] ** 2).sum(axis=-1, keepdims=True))[:, None]
             d, _ = _sift_normalize(raw, contrast_threshold, root, norm_of=norm_c)
             out[start:start + chunk, p0:p0 + fy * fx] = d.transpose(0, 2, 1, 3).reshape(-1, fy * fx, k * n_desc)
