@@ -257,7 +257,7 @@ def _gaussian_smooth(x, sigma: float):
     return out
 
 
-def _orientation_maps(img, pad: int):
+def _orientation_maps(img, pad: int, out=None):
     """Gradient orientation maps of (M, H, W) float32 images, padded by ``pad`` rows.
 
     Gradients are central differences halved (one-sided at the border), as VLFeat's; the
@@ -265,6 +265,14 @@ def _orientation_maps(img, pad: int):
     two orientation bins around its angle. The two votes of every pixel are written with
     one scatter each into a zeroed (M, H + 2 pad, W, 8) array (orientation last keeps the
     writes of a pixel together); the ``pad`` rows above and below repeat the border rows.
+
+    Parameters
+    ----------
+    img : xp array of shape (M, H, W), float32
+    pad : int
+    out : xp array of shape (>= M, H + 2 pad, W, 8), float32, optional
+        A buffer to reuse (its first M entries are overwritten); reusing one buffer across
+        batches avoids the page faults of a fresh allocation each time.
 
     Returns
     -------
@@ -274,30 +282,61 @@ def _orientation_maps(img, pad: int):
     m, h, w = img.shape
     gx = xp.empty_like(img)
     gy = xp.empty_like(img)
-    gx[..., 1:-1] = (img[..., 2:] - img[..., :-2]) * FLOAT(0.5)
+    gx[..., 1:-1] = img[..., 2:] - img[..., :-2]
+    gx[..., 1:-1] *= FLOAT(0.5)
     gx[..., 0] = img[..., 1] - img[..., 0]
     gx[..., -1] = img[..., -1] - img[..., -2]
-    gy[..., 1:-1, :] = (img[..., 2:, :] - img[..., :-2, :]) * FLOAT(0.5)
+    gy[..., 1:-1, :] = img[..., 2:, :] - img[..., :-2, :]
+    gy[..., 1:-1, :] *= FLOAT(0.5)
     gy[..., 0, :] = img[..., 1, :] - img[..., 0, :]
     gy[..., -1, :] = img[..., -1, :] - img[..., -2, :]
-    mag = xp.sqrt(gx * gx + gy * gy)
     t = xp.arctan2(-gy, gx)
     t *= FLOAT(N_ORIENTATIONS / (2 * math.pi))                  # in [-4, 4]
     t += FLOAT(N_ORIENTATIONS)                                  # in [4, 12]: floor = truncation
-    o0 = t.astype(xp.int32)
-    w1 = (t - o0) * mag
-    w0 = mag - w1
+    gx *= gx
+    gy *= gy
+    gx += gy
+    mag = xp.sqrt(gx, out=gx)
+    lo = xp.floor(t)
+    t -= lo
+    t *= mag
+    w1 = t                                                      # mag * fraction, to bin o0 + 1
+    w0 = mag - w1                                               # mag * (1 - fraction), to bin o0
+    o0 = lo.astype(xp.int64)
     o0 &= N_ORIENTATIONS - 1
-    maps = xp.zeros((m, h + 2 * pad, w, N_ORIENTATIONS), dtype=FLOAT)
-    base = (xp.arange(m * h, dtype=xp.int64).reshape(m, h) + (xp.arange(m, dtype=xp.int64) * (2 * pad) + pad)[:, None])
-    base = (base[:, :, None] * w + xp.arange(w, dtype=xp.int64)) * N_ORIENTATIONS   # (M, H, W) first cell of the pixel
-    flat = maps.reshape(-1)
-    flat[(base + o0).ravel()] = w0.ravel()
-    flat[(base + ((o0 + 1) & (N_ORIENTATIONS - 1))).ravel()] = w1.ravel()
+    if out is None:
+        out = xp.zeros((m, h + 2 * pad, w, N_ORIENTATIONS), dtype=FLOAT)
+    else:
+        out = out[:m]
+        out.fill(0)
+    index = _vote_index(xp, m, h, w, pad)                       # (M, H, W) first cell of the pixel
+    flat = out.reshape(-1)
+    o0 += index
+    flat[o0.ravel()] = w0.ravel()
+    o0 -= index
+    o0 += 1
+    o0 &= N_ORIENTATIONS - 1
+    o0 += index
+    flat[o0.ravel()] = w1.ravel()
     if pad:
-        maps[:, :pad] = maps[:, pad:pad + 1]
-        maps[:, pad + h:] = maps[:, pad + h - 1:pad + h]
-    return maps
+        out[:, :pad] = out[:, pad:pad + 1]
+        out[:, pad + h:] = out[:, pad + h - 1:pad + h]
+    return out
+
+
+_INDEX_CACHE: dict = {}
+
+
+def _vote_index(xp, m: int, h: int, w: int, pad: int):
+    """Flat index of orientation 0 of every pixel in an (M, H + 2 pad, W, 8) array (cached)."""
+    key = (xp.__name__, m, h, w, pad)
+    if key not in _INDEX_CACHE:
+        rows = np.arange(m)[:, None] * (h + 2 * pad) + pad + np.arange(h)[None, :]     # (M, H)
+        index = (rows[:, :, None] * w + np.arange(w)) * N_ORIENTATIONS
+        if len(_INDEX_CACHE) > 16:
+            _INDEX_CACHE.clear()
+        _INDEX_CACHE[key] = to_device(index.astype(np.int64), xp)
+    return _INDEX_CACHE[key]
 
 
 def _check_sizes(bin_size, sizes) -> list[int]:
@@ -412,6 +451,7 @@ def dense_sift(images, bin_size: int = 4, step: int = 8, sizes: Optional[Sequenc
     out = xp.empty((n, len(frames), k * n_desc), dtype=FLOAT)
     chunk = max(1, (_GPU_CHUNK_PIXELS if xp is not np else _CPU_CHUNK_PIXELS) // (k * h * w))
     p0 = 0
+    buffers: dict = {}  # one orientation-map buffer per bin size, reused by every chunk
     for s, off in zip(sizes_l, _frame_offsets(sizes_l)):
         fy, fx = _n_frames(h, off, s, step), _n_frames(w, off, s, step)
         taps = _axis_taps(s, window)
@@ -425,7 +465,8 @@ def dense_sift(images, bin_size: int = 4, step: int = 8, sizes: Optional[Sequenc
             x = chans[start:start + chunk].reshape(-1, h, w)               # (m*K, H, W)
             if sigma > 0:
                 x = _gaussian_smooth(x, sigma)
-            maps = _orientation_maps(x, pad)                               # (m*K, H+2p, W, 8)
+            maps = _orientation_maps(x, pad, buffers.get(s))               # (m*K, H+2p, W, 8)
+            buffers[s] = maps if s not in buffers else buffers[s]
             m = maps.shape[0]
             if lattice:
                 every = step // s
