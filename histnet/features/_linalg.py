@@ -34,7 +34,7 @@ def row_chunks(n_rows: int, n_cols: int, block: int = BLOCK_ELEMENTS):
         yield slice(start, min(n_rows, start + step))
 
 
-def squared_distances(X, C, C_sq=None):
+def squared_distances(X, C, C_sq=None, X_sq=None):
     """Squared Euclidean distances between rows of ``X`` and rows of ``C`` by one GEMM.
 
     ``d2[i, k] = |x_i|^2 - 2 x_i . c_k + |c_k|^2``, clipped at 0 (rounding can make the
@@ -46,6 +46,8 @@ def squared_distances(X, C, C_sq=None):
     C : xp array of shape (k, d)
     C_sq : xp array of shape (k,), optional
         Precomputed ``|c_k|^2``.
+    X_sq : xp array of shape (n,), optional
+        Precomputed ``|x_i|^2``.
 
     Returns
     -------
@@ -54,7 +56,8 @@ def squared_distances(X, C, C_sq=None):
     xp = get_array_module(X, C)
     if C_sq is None:
         C_sq = (C * C).sum(axis=1)
-    X_sq = (X * X).sum(axis=1)
+    if X_sq is None:
+        X_sq = (X * X).sum(axis=1)
     d2 = X @ C.T
     d2 *= -2
     d2 += X_sq[:, None]

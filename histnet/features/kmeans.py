@@ -65,7 +65,8 @@ def kmeans_plusplus(X, n_clusters: int, rng, n_local_trials=None):
     first = int(rng.integers(n))
     centers = xp.empty((n_clusters, X.shape[1]), dtype=X.dtype)
     centers[0] = X[first]
-    closest = squared_distances(X, X[first:first + 1])[:, 0]
+    X_sq = (X * X).sum(axis=1)
+    closest = squared_distances(X, X[first:first + 1], X_sq=X_sq)[:, 0]
     pot = closest.sum()
     for c in range(1, n_clusters):
         # Draw candidates ~ closest / pot by inverting the cumulative sum (on the device).
@@ -73,7 +74,7 @@ def kmeans_plusplus(X, n_clusters: int, rng, n_local_trials=None):
         cum = xp.cumsum(closest)
         cand = xp.searchsorted(cum, u * cum[-1])
         cand = xp.minimum(cand, n - 1)
-        d_cand = squared_distances(X, X[cand])  # (n, trials)
+        d_cand = squared_distances(X, X[cand], X_sq=X_sq)  # (n, trials)
         new_closest = xp.minimum(closest[:, None], d_cand)
         pots = new_closest.sum(axis=0)
         best = int(xp.argmin(pots))
