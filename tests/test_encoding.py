@@ -174,3 +174,22 @@ def test_bovw_mask_counts_only_kept_descriptors():
     for n in range(2):
         want = enc.transform(X[n:n + 1, mask[n] > 0])
         np.testing.assert_allclose(got[n], want[0], rtol=1e-6)
+
+
+def test_kernel_map_transformer_in_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    from histnet.features.encoding import AdditiveKernelMap
+
+    rng = np.random.default_rng(5)
+    X = rng.dirichlet(np.ones(6), size=40)
+    y = (X[:, 0] > X[:, 1]).astype(int)
+    pipe = make_pipeline(AdditiveKernelMap("chi2", order=1), LinearSVC()).fit(X, y)
+    assert pipe.score(X, y) > 0.8
+    m = AdditiveKernelMap("hellinger").fit(X)
+    np.testing.assert_allclose(m.transform(X), np.sqrt(X))
+    with pytest.raises(ConfigError, match="dimension 5 .* dimension 6"):
+        m.transform(X[:, :5])
+    with pytest.raises(ConfigError, match="kernel"):
+        AdditiveKernelMap("rbf").fit(X)

@@ -226,6 +226,42 @@ def kernel_map_dim(dim, kernel, order=2):
     return dim * (2 * order + 1) if kernel == "chi2" else dim
 
 
+class AdditiveKernelMap(TransformerMixin, BaseEstimator):
+    """Explicit feature map of an additive kernel, as a transformer (stateless).
+
+    Parameters
+    ----------
+    kernel : {"hellinger", "chi2", "linear"}, default="chi2"
+    order : int, default=2
+        Frequencies of the chi-squared map (:func:`chi2_map`).
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    """
+
+    def __init__(self, kernel="chi2", *, order=2):
+        self.kernel = kernel
+        self.order = order
+
+    def fit(self, X, y=None):
+        """Check the parameters and remember the input width; returns self."""
+        if self.kernel not in ("hellinger", "chi2", "linear"):
+            raise ConfigError(f"AdditiveKernelMap: kernel must be 'hellinger', 'chi2' or 'linear', "
+                              f"got {self.kernel!r}")
+        if not isinstance(self.order, (int, np.integer)) or self.order < 0:
+            raise ConfigError(f"AdditiveKernelMap: order must be a non-negative integer, got {self.order!r}")
+        self.n_features_in_ = int(X.shape[-1])
+        return self
+
+    def transform(self, X):
+        """(n, d) non-negative features -> (n, d) (Hellinger) or (n, d (2 order + 1)) (chi2)."""
+        if not hasattr(self, "n_features_in_"):
+            raise ConfigError("AdditiveKernelMap.transform: not fitted yet (call fit first)")
+        check_descriptors(X, "AdditiveKernelMap.transform", self.n_features_in_)
+        return kernel_map(X, self.kernel, self.order)
+
+
 # -- coding ---------------------------------------------------------------------------------------
 
 
