@@ -125,7 +125,7 @@ class DatasetName(click.ParamType):
             return value
         from histnet.data import catalog
 
-        names = list(catalog.DATASETS)
+        names = list(catalog.KNOWN)
         if value in names:
             return value
         close = difflib.get_close_matches(value, names, n=3)
