@@ -300,3 +300,22 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path):
     s2 = load_splits(root, cache_dir=tmp_path / "cache")
     assert s2.train.provenance["cache"] == entry
     assert np.array_equal(s2.train.get_images(np.arange(len(s2.train))), ref)
+
+
+def test_threaded_decoding_matches_serial(tmp_path):
+    from histnet.data.cache import decode_to_cache, file_entries
+    from histnet.data.folder import read_imagefolder
+    from histnet.data.options import files_checksum
+
+    root = make_imagefolder(tmp_path / "pets", per_class=7)
+    (root / "train" / "cat" / "9.png").write_bytes(b"broken")
+    fs = read_imagefolder(root)["train"]
+    out = []
+    for workers in (1, 3):
+        ds = decode_to_cache(fs.files, fs.labels, root=fs.root, name="pets", class_names=fs.class_names,
+                             image_size=10, grayscale=False, skip_bad=True, batch_size=4, workers=workers,
+                             checksum=files_checksum(file_entries(fs.files, fs.root)),
+                             cache_dir=tmp_path / f"cache{workers}")
+        out.append((ds.get_images(np.arange(len(ds))), ds.labels, ds.provenance["bad_files"]))
+    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
+    assert out[0][2] == out[1][2] == ["cat/9.png"]
