@@ -89,3 +89,11 @@ def test_label_out_of_range_and_count_mismatch(tmp_path):
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.zeros(7))
     with pytest.raises(DataError, match="10 images but t10k-labels-idx1-ubyte has 7 labels"):
         load_splits(tmp_path)
+
+
+def test_default_root_from_environment(tmp_path, monkeypatch):
+    make_mnist(tmp_path / "store" / "mnist", n_train=20, n_test=10)
+    monkeypatch.setenv("HISTNET_DATA", str(tmp_path / "store"))
+    s = load_splits("mnist", n_per_class=2, val_fraction=0.5, seed=1)
+    assert len(s.train) == 10 and len(s.val) == 10 and s.info["n_bad"] == 0
+    assert s.train.provenance["source"] == str(tmp_path / "store" / "mnist")

@@ -88,7 +88,8 @@ def load_splits(name_or_path, root=None, image_size=None, grayscale=None, n_per_
     -------
     Splits
         ``train``, ``test``, ``val`` (None when ``val_fraction`` is 0) and ``info``
-        (name, format, source, the options).
+        (name, format, source, n_classes, image_shape, n_bad -- images skipped by
+        ``skip_bad`` -- and the options).
 
     Raises
     ------
@@ -150,7 +151,8 @@ def load_splits(name_or_path, root=None, image_size=None, grayscale=None, n_per_
         val = _subset(train, held, "val")
         train = _subset(train, keep, "train")
     info = {"name": name, "format": test.provenance.get("format"), "source": test.provenance.get("source"),
-            "n_classes": train.n_classes, "image_shape": train.image_shape, **options}
+            "n_classes": train.n_classes, "image_shape": train.image_shape,
+            "n_bad": sum(int(d.provenance.get("n_bad", 0)) for d in out.values()), **options}
     return Splits(train=train, test=test, val=val, info=info)
 
 
