@@ -319,3 +319,18 @@ def test_threaded_decoding_matches_serial(tmp_path):
         out.append((ds.get_images(np.arange(len(ds))), ds.labels, ds.provenance["bad_files"]))
     assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
     assert out[0][2] == out[1][2] == ["cat/9.png"]
+
+
+def test_load_dataset_decodes_only_its_split(tmp_path):
+    from histnet.data import load_dataset
+
+    root = make_imagefolder(tmp_path / "pets", per_class=6)
+    events = []
+    test = load_dataset(root, split="test", cache_dir=tmp_path / "cache", progress=events.append)
+    assert len(test) == 4 and {e.total for e in events} == {4}
+    val = load_dataset(root, split="val", val_fraction=0.5, cache_dir=tmp_path / "cache", seed=2)
+    assert val.provenance["split"] == "val" and np.all(val.class_counts() == 3)
+    with pytest.raises(ConfigError, match="seed must be a non-negative integer"):
+        load_dataset(root, seed=-1)
+    with pytest.raises(ConfigError, match="n_per_class must be a positive integer"):
+        load_dataset(root, n_per_class="many")

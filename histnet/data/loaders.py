@@ -98,15 +98,42 @@ def load_splits(name_or_path, root=None, image_size=None, grayscale=None, n_per_
     ConfigError
         Bad option values.
     """
+    out, info = _load(name_or_path, ("train", "test"), root=root, image_size=image_size, grayscale=grayscale,
+                      n_per_class=n_per_class, test_n_per_class=test_n_per_class, val_fraction=val_fraction,
+                      seed=seed, skip_bad=skip_bad, cache_dir=cache_dir, progress=progress)
+    return Splits(train=out["train"], test=out["test"], val=out.get("val"), info=info)
+
+
+def load_dataset(name_or_path, split: str = "train", root=None, **options) -> Dataset:
+    """One split (``"train"``, ``"test"`` or ``"val"``) with the options of :func:`load_splits`.
+
+    Only that split is read (and, for folders, decoded): ``split="test"`` of ILSVRC-2012
+    does not decode the 1.28M training images.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "val" and not options.get("val_fraction"):
+        raise ConfigError("split='val' needs val_fraction > 0")
+    out, _ = _load(name_or_path, ("test",) if split == "test" else ("train",), root=root, **options)
+    return out[split]
+
+
+def _load(name_or_path, wanted, root=None, image_size=None, grayscale=None, n_per_class=None,
+          test_n_per_class=None, val_fraction=0.0, seed=0, skip_bad=False, cache_dir=None, progress=None):
+    """The work of :func:`load_splits` for the splits in ``wanted``; returns ({split: Dataset}, info)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     if grayscale is not None and not isinstance(grayscale, (bool, np.bool_)):
         raise ConfigError(f"grayscale must be True, False or None, got {grayscale!r}")
     if not isinstance(val_fraction, (int, float)) or not 0.0 <= val_fraction < 1.0:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    for opt, v in (("n_per_class", n_per_class), ("test_n_per_class", test_n_per_class)):
-        if v is not None and (isinstance(v, bool) or int(v) != v or v < 1):
-            raise ConfigError(f"{opt} must be a positive integer, got {v!r}")
+    for opt, v in (("n_per_class", n_per_class), ("test_n_per_class", test_n_per_class), ("seed", seed)):
+        least = 0 if opt == "seed" else 1
+        if v is None and opt != "seed":
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < least:
+            what = "a non-negative integer" if opt == "seed" else "a positive integer"
+            raise ConfigError(f"{opt} must be {what}, got {v!r}")
 
     name, kind, folder = _resolve(name_or_path, root)
     options = {"image_size": image_size, "grayscale": grayscale, "n_per_class": n_per_class,
@@ -115,6 +142,8 @@ def load_splits(name_or_path, root=None, image_size=None, grayscale=None, n_per_
     out = {}
     if kind in ("builtin", "idx", "cifar10", "cifar100"):
         for split, (images, labels, classes, prov) in _read_arrays(name, kind, folder).items():
+            if split not in wanted:
+                continue
             idx = None
             if n_wanted[split] is not None:
                 idx = stratified_subset(labels, n_wanted[split], _subset_seed(seed, split == "test"), classes, split)
@@ -129,6 +158,8 @@ def load_splits(name_or_path, root=None, image_size=None, grayscale=None, n_per_
         from .folder import read_folder_layout
 
         for split, fs in read_folder_layout(kind, folder).items():
+            if split not in wanted:
+                continue
             files, labels = fs.files, fs.labels
             if n_wanted[split] is not None:
                 idx = stratified_subset(labels, n_wanted[split], _subset_seed(seed, split == "test"),
@@ -144,27 +175,15 @@ def load_splits(name_or_path, root=None, image_size=None, grayscale=None, n_per_
             if grayscale is None:
                 out[split].provenance["channels"] = "rgb (folder images are converted to RGB)"
 
-    train, test = out["train"], out["test"]
-    val = None
-    if val_fraction > 0:
-        keep, held = stratified_holdout(train.labels, val_fraction, _subset_seed(seed, 2))
-        val = _subset(train, held, "val")
-        train = _subset(train, keep, "train")
-    info = {"name": name, "format": test.provenance.get("format"), "source": test.provenance.get("source"),
-            "n_classes": train.n_classes, "image_shape": train.image_shape,
-            "n_bad": sum(int(d.provenance.get("n_bad", 0)) for d in out.values()), **options}
-    return Splits(train=train, test=test, val=val, info=info)
-
-
-def load_dataset(name_or_path, split: str = "train", root=None, **options) -> Dataset:
-    """One split (``"train"``, ``"test"`` or ``"val"``) of :func:`load_splits` (same options)."""
-    if split not in SPLITS:
-        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    splits = load_splits(name_or_path, root=root, **options)
-    ds = getattr(splits, split)
-    if ds is None:
-        raise ConfigError("split='val' needs val_fraction > 0")
-    return ds
+    if val_fraction > 0 and "train" in out:
+        keep, held = stratified_holdout(out["train"].labels, val_fraction, _subset_seed(seed, 2))
+        out["val"] = _subset(out["train"], held, "val")
+        out["train"] = _subset(out["train"], keep, "train")
+    first = next(iter(out.values()))
+    info = {"name": name, "format": first.provenance.get("format"), "source": first.provenance.get("source"),
+            "n_classes": first.n_classes, "image_shape": first.image_shape,
+            "n_bad": sum(int(d.provenance.get("n_bad", 0)) for k, d in out.items() if k != "val"), **options}
+    return out, info
 
 
 def _subset(ds: Dataset, idx: np.ndarray, split: str) -> Dataset:
