@@ -119,3 +119,8 @@ def test_cifar_labels_out_of_range(tmp_path):
     (d / "test_batch").write_bytes(pickle.dumps(b, protocol=2))
     with pytest.raises(DataError, match="test_batch: label 10 is out of range for 10 classes"):
         load_splits(tmp_path)
+    b = pickle.loads((d / "data_batch_2").read_bytes())
+    b[b"labels"][1] = -1
+    (d / "data_batch_2").write_bytes(pickle.dumps(b, protocol=2))
+    with pytest.raises(DataError, match="data_batch_2: label -1 is out of range"):
+        load_splits(tmp_path)

@@ -181,6 +181,10 @@ def read_cifar(folder, split: str, kind: str) -> tuple[np.ndarray, np.ndarray, l
     else:
         raise DataError(f"unknown CIFAR kind {kind!r}")
     parts = [read_batch(f, key) for f in files]
+    for f, (_, y) in zip(files, parts):
+        if len(y) and (y.min() < 0 or y.max() >= len(names)):
+            bad = int(y.max() if y.max() >= len(names) else y.min())
+            raise DataError(f"{f}: label {bad} is out of range for {len(names)} classes (0..{len(names) - 1})")
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
     return images, labels, names, [d / ("batches.meta" if kind == "cifar10" else "meta")] + files
