@@ -259,12 +259,19 @@ def _uint8_votes(x, n_cells, cell, orientations: int, multichannel: bool):
     o_votes : [(bins, None)], bins an xp uint8 array of shape (N, H', W')
     """
     xp = get_array_module(x)
-    g_row, g_col = _gradients(x.astype(xp.int32), multichannel)
-    g_row = g_row[:, :n_cells[0] * cell[0], :n_cells[1] * cell[1]]
-    g_col = g_col[:, :n_cells[0] * cell[0], :n_cells[1] * cell[1]]
-    key = g_row * 511 + g_col
-    key += 255 * 511 + 255
-    key = key.astype(xp.intp)  # once, rather than inside each gather
+    rows, cols = n_cells[0] * cell[0], n_cells[1] * cell[1]
+    if multichannel:
+        g_row, g_col = _gradients(x.astype(xp.int32), multichannel)
+        key = g_row[:, :rows, :cols] * 511 + g_col[:, :rows, :cols]
+        key += 255 * 511 + 255
+        key = key.astype(xp.intp)  # once, rather than inside each gather
+    else:
+        # the key built in place: border gradients are 0, i.e. the key of (0, 0)
+        xi = x.astype(xp.intp)
+        key = xp.full(xi.shape, 255 * 511 + 255, dtype=xp.intp)
+        key[:, 1:-1, :] += (xi[:, 2:, :] - xi[:, :-2, :]) * 511
+        key[:, :, 1:-1] += xi[:, :, 2:] - xi[:, :, :-2]
+        key = key[:, :rows, :cols]
     mag_table, bin_table = _uint8_tables(orientations)
     magnitude = xp.take(to_device(mag_table, xp), key)
     bins = xp.take(to_device(bin_table, xp), key)
@@ -308,6 +315,11 @@ def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells, inter
         rows = [(k, wt * _window_weight(h, c_row, block[0], i, k)) for k, wt in rows]
         cols = [(k, wt * _window_weight(w, c_col, block[1], j, k)) for k, wt in cols]
     plain = interpolation == "none" and window is None
+    if plain:  # the common case: one vote per pixel, a cached index of every pixel's cell
+        (o_idx, _), = o_votes
+        index = _cell_index(xp, n, h, w, c_row, c_col, ncc, orientations) + o_idx
+        hist = xp.bincount(index.ravel(), weights=magnitude.ravel(), minlength=total)
+        return (hist / (c_row * c_col)).reshape(n, ncr, ncc, orientations)
     hist = None
     for r_idx, r_w in rows:
         for c_idx, c_w in cols:
@@ -319,6 +331,22 @@ def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells, inter
                 counts = xp.bincount((cell_idx + o_idx).ravel(), weights=weights.ravel(), minlength=total)
                 hist = counts if hist is None else hist + counts
     return (hist / (c_row * c_col)).reshape(n, ncr, ncc, orientations)
+
+
+_INDEX_CACHE: dict = {}
+
+
+def _cell_index(xp, n: int, h: int, w: int, c_row: int, c_col: int, ncc: int, orientations: int):
+    """(N, H, W) intp: the histogram slot of orientation 0 of each pixel's cell (cached)."""
+    key = (xp.__name__, n, h, w, c_row, c_col, ncc, orientations)
+    if key not in _INDEX_CACHE:
+        ncr = h // c_row
+        cells = (np.arange(h)[:, None] // c_row) * ncc + np.arange(w)[None, :] // c_col
+        index = (np.arange(n)[:, None, None] * (ncr * ncc) + cells[None]) * orientations
+        if len(_INDEX_CACHE) > 16:
+            _INDEX_CACHE.clear()
+        _INDEX_CACHE[key] = to_device(index.astype(np.intp), xp)
+    return _INDEX_CACHE[key]
 
 
 # -- stage 4: block normalisation ----------------------------------------------------------
