@@ -15,7 +15,8 @@ memory-mapped cache. The layouts:
   (1) the devkit's ``meta.mat`` (``synsets`` struct: ``ILSVRC2012_ID``, ``WNID``,
   ``words``; read with scipy), (2) Kaggle's ``LOC_val_solution.csv`` (gives each image's
   wnid directly; the ground-truth file is then not needed), (3) a synset list
-  ``LOC_synset_mapping.txt`` read as "line i is the wnid (and words) of ILSVRC2012_ID i".
+  ``LOC_synset_mapping.txt`` (or ``synsets.txt``) read as "line i is the wnid (and words) of
+  ILSVRC2012_ID i".
   Caution for (3): the devkit numbers its IDs in ``meta.mat`` order, which is *not*
   sorted by wnid, while Kaggle's ``LOC_synset_mapping.txt`` is sorted by wnid; pair the
   devkit ground truth with ``meta.mat``, or write the list in ID order.
