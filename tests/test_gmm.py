@@ -1,7 +1,6 @@
 """Diagonal GMM (EM) against scikit-learn, and Fisher vectors against the formulas written as loops."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest

@@ -67,7 +67,6 @@ def kmeans_plusplus(X, n_clusters: int, rng, n_local_trials=None):
     centers[0] = X[first]
     X_sq = (X * X).sum(axis=1)
     closest = squared_distances(X, X[first:first + 1], X_sq=X_sq)[:, 0]
-    pot = closest.sum()
     for c in range(1, n_clusters):
         # Draw candidates ~ closest / pot by inverting the cumulative sum (on the device).
         u = to_device(rng.random(n_local_trials), xp, dtype=X.dtype)
@@ -79,9 +78,7 @@ def kmeans_plusplus(X, n_clusters: int, rng, n_local_trials=None):
         pots = new_closest.sum(axis=0)
         best = int(xp.argmin(pots))
         closest = new_closest[:, best]
-        pot = pots[best]
         centers[c] = X[cand[best]]
-    del pot
     return centers
 
 
@@ -197,7 +194,6 @@ class KMeans(TransformerMixin, BaseEstimator):
         X = as_float(X)
         self._check_params(X.shape[0])
         rng = host_rng(self.random_state)
-        xp = get_array_module(X)
         tol = self.tol * float(X.var(axis=0).mean())
         best = None
         for _ in range(self.n_init):
@@ -214,17 +210,17 @@ class KMeans(TransformerMixin, BaseEstimator):
         self.n_iter_ = n_iter
         self.counts_ = counts
         self.n_features_in_ = int(X.shape[1])
-        del xp
         return self
 
     def _lloyd(self, X, centers, tol):
+        xp = get_array_module(X)
         k = self.n_clusters
         n_iter = 0
         labels, min_d2 = assign(X, centers)
         for n_iter in range(1, self.max_iter + 1):
             sums, counts = _cluster_sums(X, labels, k)
-            new = sums / get_array_module(X).maximum(counts, 1)[:, None]
-            new = get_array_module(X).where((counts > 0)[:, None], new, centers)
+            new = sums / xp.maximum(counts, 1)[:, None]
+            new = xp.where((counts > 0)[:, None], new, centers)
             _reseed_empty(X, new, counts, min_d2)
             shift = float(((new - centers) ** 2).sum())
             centers = new

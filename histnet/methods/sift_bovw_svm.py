@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import to_host
 from ..features.encoding import BagOfWords
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
 from .base import register
@@ -102,8 +103,6 @@ class SiftBovwSvm(SiftPipelineMethod):
         return self.encoder_.transform(desc, frames, image_shape, mask=mask)
 
     def _encoder_state(self):
-        from ..backend import to_host
-
         return {"centers": to_host(self.encoder_.codebook_.cluster_centers_),
                 "sigma": np.asarray(self.encoder_.sigma_, np.float32)}
 
