@@ -334,3 +334,13 @@ def test_load_dataset_decodes_only_its_split(tmp_path):
         load_dataset(root, seed=-1)
     with pytest.raises(ConfigError, match="n_per_class must be a positive integer"):
         load_dataset(root, n_per_class="many")
+
+
+def test_folder_checksum_follows_decoding_options(tmp_path):
+    root = make_imagefolder(tmp_path / "pets")
+    a = load_splits(root, cache_dir=tmp_path / "cache", image_size=8)
+    b = load_splits(root, cache_dir=tmp_path / "cache", image_size=8, grayscale=True)
+    c = load_splits(root, cache_dir=tmp_path / "cache", image_size=8)
+    assert a.train.provenance["checksum"] == c.train.provenance["checksum"]
+    assert a.train.provenance["checksum"] != b.train.provenance["checksum"]
+    assert a.train.provenance["checksum"] != a.test.provenance["checksum"]

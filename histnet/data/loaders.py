@@ -16,8 +16,8 @@ What happens, in order:
 4. ``val_fraction`` of every class of train is carved off as the validation split.
 
 Every dataset's ``provenance`` has ``source``, ``split``, ``checksum`` (content hash of
-the bytes for in-memory sets, of the file list with sizes and mtimes for folders,
-combined with the subset indices for subsets) and ``format``.
+the bytes for in-memory sets, of the file list with sizes and mtimes plus the decoding
+options for folders, combined with the subset indices for subsets) and ``format``.
 """
 
 from __future__ import annotations
@@ -165,7 +165,10 @@ def _load(name_or_path, wanted, root=None, image_size=None, grayscale=None, n_pe
                 idx = stratified_subset(labels, n_wanted[split], _subset_seed(seed, split == "test"),
                                         fs.class_names, split)
                 files, labels = [files[i] for i in idx], labels[idx]
-            checksum = files_checksum(file_entries(files, fs.root), extra=str(Path(fs.root).resolve()))
+            # The file list identifies the folder's content; the decoding options are part of
+            # what the decoded images are, so they go into the checksum too.
+            checksum = files_checksum(file_entries(files, fs.root), extra=(
+                f"{Path(fs.root).resolve()}|image_size={image_size}|grayscale={bool(grayscale)}"))
             prov = {"source": str(fs.root), "split": split, "format": fs.format, "n_files": len(files),
                     "class_ids": fs.class_ids, **fs.extra}
             out[split] = decode_to_cache(
