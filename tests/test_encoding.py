@@ -86,6 +86,9 @@ def test_bovw_hard_histograms_by_brute_force():
     assert c.transform(X, frames, (16, 16)).shape == (2, 25 * 5) == (2, c.output_dim())
     # no frames: one histogram per image, summing to one
     np.testing.assert_allclose(enc.transform(X).sum(1), 1, rtol=1e-6)
+    # the same under the cupy stand-in (hard codes, Hellinger map)
+    s = BagOfWords(5, levels=(1, 2), random_state=0).fit(XP.asarray(D))
+    np.testing.assert_allclose(to_host(s.transform(XP.asarray(X), frames, (16, 16))), h, rtol=1e-5, atol=1e-7)
 
 
 def test_bovw_soft_assignment():
