@@ -1,0 +1,401 @@
+"""Deep belief nets: greedy layer-wise RBM pretraining, then supervised fine-tuning by backprop.
+
+What this file is
+-----------------
+:class:`DBN`, a scikit-learn style classifier built from :class:`histnet.rbm.RBM` layers and
+:mod:`histnet.nn` (the fine-tuning engine), and the figure helpers for it.
+
+The recipe (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006):
+
+1. **Greedy layer-wise pretraining.** An RBM is trained on the data; its hidden
+   probabilities ``P(h|v)`` become the data of the next RBM, and so on up the list of layer
+   sizes (784-500-500-2000 for MNIST in both papers). Each added layer raises a variational
+   lower bound on the log-likelihood of the data (Hinton et al. 2006, section 4). For
+   colour images the first layer has Gaussian visible units on standardised pixels
+   (Hinton 2010, section 13.2; Krizhevsky 2009).
+2. **Supervised fine-tuning.** The stack becomes a sigmoid MLP (each RBM's weights and
+   hidden biases initialise one ``Linear`` layer) with a softmax output layer on top,
+   trained by backprop with momentum SGD (:class:`histnet.nn.Trainer`). This is the
+   discriminative fine-tuning of Hinton & Salakhutdinov 2006 (1.2% MNIST test error) and
+   of the pretraining studies (Bengio et al. 2007; Erhan et al. 2010).
+3. **The ablation** that made DBNs famous is one flag: ``pretrain=False`` trains the same
+   network from a random (Glorot) initialisation.
+
+What it leaves out: the up-down (contrastive wake-sleep) fine-tuning of Hinton et al. 2006
+with the label units joined to the top RBM (the 1.25% result); Hinton & Salakhutdinov
+fine-tuned with conjugate gradients where this uses momentum SGD. Samples from the model
+(:meth:`DBN.sample`) run Gibbs sampling in the top RBM and a top-down pass through the
+pretrained generative weights, which backprop fine-tuning does not change.
+
+References
+----------
+Hinton, G. E., Osindero, S. & Teh, Y. W. (2006). A fast learning algorithm for deep belief
+    nets. Neural Computation 18(7), 1527-1554. doi:10.1162/neco.2006.18.7.1527
+Hinton, G. E. & Salakhutdinov, R. R. (2006). Reducing the dimensionality of data with neural
+    networks. Science 313(5786), 504-507. doi:10.1126/science.1127647
+Bengio, Y., Lamblin, P., Popovici, D. & Larochelle, H. (2007). Greedy layer-wise training of
+    deep networks. NIPS 19.
+Erhan, D., Bengio, Y., Courville, A., Manzagol, P.-A., Vincent, P. & Bengio, S. (2010). Why
+    does unsupervised pre-training help deep learning? JMLR 11, 625-660.
+Glorot, X. & Bengio, Y. (2010). Understanding the difficulty of training deep feedforward
+    neural networks. AISTATS 2010.
+Hinton, G. E. (2010). A practical guide to training restricted Boltzmann machines. UTML TR 2010-003.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .backend import FLOAT, get_backend, is_device_array, to_device, to_host
+from .errors import ConfigError, DataError
+from .rbm import RBM, tile_filters
+
+__all__ = ["DBN", "build_mlp", "tile_filters", "plot_filters", "plot_samples"]
+
+
+def build_mlp(layer_sizes, n_classes, rbms=None, *, xp=np, seed=0):
+    """The fine-tuning network: ``Linear -> Sigmoid`` per hidden layer, then ``Linear`` to logits.
+
+    Parameters
+    ----------
+    layer_sizes : sequence of int
+        ``[n_features, h1, h2, ...]``.
+    n_classes : int
+    rbms : list of RBM, optional
+        Pretrained layers; layer i's ``Linear`` gets ``W = components_.T`` (scaled by 1/s for a
+        Gaussian layer with learned variances) and ``b = intercept_hidden_``. Without them the
+        hidden layers start from Glorot's initialisation (the no-pretraining baseline).
+    xp : module
+        Array module of the parameters.
+    seed : int
+        Seed of the random initial weights (output layer always; hidden layers without rbms).
+
+    Returns
+    -------
+    histnet.nn.Sequential
+    """
+    from .nn import Linear, Sequential, Sigmoid
+
+    rng = np.random.default_rng(seed)
+    layers = []
+    for i, (d, f) in enumerate(zip(layer_sizes[:-1], layer_sizes[1:])):
+        lin = Linear(d, f, init="glorot", rng=rng, xp=xp, name=f"hidden{i + 1}")
+        if rbms is not None:
+            rbm = rbms[i]
+            W = to_host(rbm.components_).astype(np.float32)  # (H, V)
+            if rbm.visible == "gaussian" and rbm.learn_sigma:
+                W = W / np.exp(0.5 * to_host(rbm.log_variance_))[None, :]
+            lin.params["W"][...] = to_device(W.T, xp)
+            lin.params["b"][...] = to_device(to_host(rbm.intercept_hidden_), xp)
+        layers += [lin, Sigmoid(name=f"sigmoid{i + 1}")]
+    layers.append(Linear(layer_sizes[-1], n_classes, init="normal", std=0.01, rng=rng, xp=xp, name="output"))
+    return Sequential(layers)
+
+
+class DBN(ClassifierMixin, BaseEstimator):
+    """Deep belief net classifier: greedy RBM pretraining + backprop fine-tuning.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(500, 500, 2000)
+        Hidden layers bottom to top; the papers' MNIST network is 784-500-500-2000.
+    visible : {"bernoulli", "gaussian"}, default="bernoulli"
+        First layer's visible units: Bernoulli for data in [0, 1] (grey pixels / 255),
+        Gaussian for standardised real data (colour pixels). Higher layers are Bernoulli.
+    pretrain : bool, default=True
+        Greedy RBM pretraining; False trains the same MLP from a random initialisation.
+    rbm_epochs : int, default=10
+        Epochs per RBM (Hinton et al. 2006 used 30 sweeps per layer).
+    rbm_learning_rate : float, default=0.1
+        CD learning rate of the Bernoulli layers.
+    gaussian_learning_rate : float, default=0.01
+        Learning rate of a Gaussian first layer (Hinton 2010, section 13.2: one or two orders
+        of magnitude smaller).
+    rbm_batch_size : int, default=100
+    k : int, default=1
+        CD-k Gibbs steps.
+    persistent : bool, default=False
+        PCD instead of CD.
+    rbm_weight_decay : float, default=2e-4
+    sparsity_target : float or None, default=None
+    finetune_epochs : int, default=20
+    finetune_learning_rate : float, default=0.1
+    finetune_momentum : float, default=0.9
+    finetune_weight_decay : float, default=1e-5
+    finetune_batch_size : int, default=100
+    schedule : {"constant", "step", "cosine", "plateau"}, default="cosine"
+        Learning-rate schedule of the fine-tuning (:func:`histnet.nn.make_schedule`).
+    device : str, default="cpu"
+    random_state : int or None, default=None
+    progress : callable or None, default=None
+        Receives the RBMs' per-epoch events (stage ``"RBM i"``) and the Trainer's.
+
+    Attributes
+    ----------
+    rbms_ : list of RBM
+        The pretrained layers (empty without pretraining).
+    mlp_ : histnet.nn.Sequential
+        The fine-tuned network.
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    pretrain_history_ : list of list of dict
+        Each RBM's ``history_``.
+    history_ : list of dict
+        The fine-tuning learning curve (:meth:`histnet.nn.Trainer.fit`).
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "visible": [StrOptions({"bernoulli", "gaussian"})],
+        "pretrain": ["boolean"],
+        "rbm_epochs": [Interval(Integral, 0, None, closed="left")],
+        "rbm_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "gaussian_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "rbm_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "persistent": ["boolean"],
+        "rbm_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
+        "finetune_epochs": [Interval(Integral, 0, None, closed="left")],
+        "finetune_learning_rate": [Interval(Real, 0, None, closed="left")],
+        "finetune_momentum": [Interval(Real, 0, 1, closed="left")],
+        "finetune_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "finetune_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "schedule": [StrOptions({"constant", "step", "cosine", "plateau"})],
+        "device": [str],
+        "random_state": [None, Interval(Integral, 0, None, closed="left")],
+        "progress": [None, callable],
+    }
+
+    def __init__(self, hidden_layer_sizes=(500, 500, 2000), *, visible="bernoulli", pretrain=True,
+                 rbm_epochs=10, rbm_learning_rate=0.1, gaussian_learning_rate=0.01, rbm_batch_size=100,
+                 k=1, persistent=False, rbm_weight_decay=2e-4, sparsity_target=None, finetune_epochs=20,
+                 finetune_learning_rate=0.1, finetune_momentum=0.9, finetune_weight_decay=1e-5,
+                 finetune_batch_size=100, schedule="cosine", device="cpu", random_state=None, progress=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.visible = visible
+        self.pretrain = pretrain
+        self.rbm_epochs = rbm_epochs
+        self.rbm_learning_rate = rbm_learning_rate
+        self.gaussian_learning_rate = gaussian_learning_rate
+        self.rbm_batch_size = rbm_batch_size
+        self.k = k
+        self.persistent = persistent
+        self.rbm_weight_decay = rbm_weight_decay
+        self.sparsity_target = sparsity_target
+        self.finetune_epochs = finetune_epochs
+        self.finetune_learning_rate = finetune_learning_rate
+        self.finetune_momentum = finetune_momentum
+        self.finetune_weight_decay = finetune_weight_decay
+        self.finetune_batch_size = finetune_batch_size
+        self.schedule = schedule
+        self.device = device
+        self.random_state = random_state
+        self.progress = progress
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _sizes(self):
+        sizes = [int(s) for s in np.atleast_1d(self.hidden_layer_sizes)]
+        if not sizes or min(sizes) < 1:
+            raise ConfigError(f"DBN: hidden_layer_sizes={self.hidden_layer_sizes!r} must be a non-empty list of positive ints")
+        return sizes
+
+    def _seed(self):
+        return int(self.random_state) if self.random_state is not None else int(
+            check_random_state(None).randint(2 ** 31 - 1))
+
+    def make_rbm(self, i, n_hidden, seed):
+        """The RBM of layer ``i`` (0 = bottom) with this DBN's hyper-parameters."""
+        gaussian = i == 0 and self.visible == "gaussian"
+        return RBM(n_hidden, visible="gaussian" if gaussian else "bernoulli",
+                   learning_rate=self.gaussian_learning_rate if gaussian else self.rbm_learning_rate,
+                   batch_size=self.rbm_batch_size, n_iter=self.rbm_epochs, k=self.k, persistent=self.persistent,
+                   weight_decay=self.rbm_weight_decay, sparsity_target=self.sparsity_target,
+                   device=self.device, random_state=seed + i, progress=self.progress, name=f"RBM {i + 1}")
+
+    # -- training ---------------------------------------------------------------------------------
+    def pretrain_layers(self, X, X_val=None, *, seed=None, start=None, n_layers=None):
+        """Greedy layer-wise pretraining (Hinton et al. 2006, section 4).
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+            Host or device float data (in [0, 1] for Bernoulli, standardised for Gaussian).
+        X_val : array of shape (n_val, n_features), optional
+            Held-out data for each RBM's free-energy monitor.
+        seed : int, optional
+        start : list of RBM, optional
+            Layers already trained (resuming); training continues above them.
+        n_layers : int, optional
+            Stop after this many layers (default: all of ``hidden_layer_sizes``), so a
+            caller can checkpoint between layers.
+
+        Returns
+        -------
+        list of RBM
+        """
+        backend = get_backend(self.device)
+        seed = self._seed() if seed is None else seed
+        def on_device(a):
+            return a if a is None or is_device_array(a) else to_device(np.asarray(a, dtype=FLOAT), backend.xp)
+
+        h, hv = on_device(X), on_device(X_val)
+        rbms = list(start or [])
+        for rbm in rbms:  # propagate through the layers already trained
+            h = rbm.transform(h)
+            hv = None if hv is None else rbm.transform(hv)
+        sizes = self._sizes()
+        n_layers = len(sizes) if n_layers is None else min(int(n_layers), len(sizes))
+        for i, n_hidden in enumerate(sizes[:n_layers]):
+            if i < len(rbms):
+                continue
+            rbm = self.make_rbm(i, n_hidden, seed).fit(h, X_val=hv)
+            rbms.append(rbm)
+            if i + 1 < n_layers:
+                h = rbm.transform(h)
+                hv = None if hv is None else rbm.transform(hv)
+        return rbms
+
+    def fit(self, X, y, *, X_val=None, y_val=None, rbms=None, checkpoint_path=None, resume=False):
+        """Pretrain (unless ``pretrain=False``) and fine-tune.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        y : array of shape (n_samples,)
+        X_val, y_val : optional
+            Held-out data: free-energy monitor in pretraining, error per fine-tuning epoch.
+        rbms : list of RBM, optional
+            Use these pretrained layers (all of them) instead of pretraining again.
+        checkpoint_path, resume :
+            Passed to :meth:`histnet.nn.Trainer.fit` for the fine-tuning.
+
+        Returns
+        -------
+        self
+        """
+        from .nn import SGD, Trainer, make_schedule
+
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        if len(X) < 2:
+            raise DataError(f"DBN: need at least 2 samples to train, got n_samples = {len(X)}")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        backend = get_backend(self.device)
+        seed = self._seed()
+        sizes = self._sizes()
+        X = X.astype(FLOAT, copy=False)
+        Xv = None if X_val is None else np.asarray(X_val, dtype=FLOAT)
+        if self.pretrain:
+            self.rbms_ = list(rbms) if rbms is not None and len(rbms) == len(sizes) else self.pretrain_layers(
+                X, Xv, seed=seed, start=rbms)
+        else:
+            self.rbms_ = []
+        self.pretrain_history_ = [list(r.history_) for r in self.rbms_]
+        self.mlp_ = build_mlp([X.shape[1]] + sizes, len(self.classes_), self.rbms_ or None, xp=backend.xp,
+                              seed=seed + 1000)
+        self.history_ = []
+        if self.finetune_epochs > 0:
+            opt = SGD(self.mlp_, lr=self.finetune_learning_rate, momentum=self.finetune_momentum,
+                      weight_decay=self.finetune_weight_decay)
+            kw = {"factor": 0.1} if self.schedule == "plateau" else {}
+            sched = make_schedule(self.schedule, self.finetune_learning_rate, **kw)
+            val = None
+            if X_val is not None and y_val is not None:
+                val = (Xv, np.searchsorted(self.classes_, np.asarray(y_val)))
+            trainer = Trainer(self.mlp_, opt, sched, xp=backend.xp, progress=self.progress, name="fine-tune")
+            self.history_ = trainer.fit((X, y_idx), val, epochs=int(self.finetune_epochs),
+                                        batch_size=int(self.finetune_batch_size), seed=seed,
+                                        checkpoint_path=checkpoint_path, resume=resume)
+        return self
+
+    # -- prediction ---------------------------------------------------------------------------------
+    def decision_function(self, X, batch_size=1000):
+        """Logits of the fine-tuned network, shape (n_samples, n_classes), host float32."""
+        check_is_fitted(self, "mlp_")
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        xp = get_backend(self.device).xp
+        out = [to_host(self.mlp_.forward(to_device(X[s:s + batch_size], xp, dtype=FLOAT), train=False))
+               for s in range(0, len(X), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)), FLOAT)
+
+    def predict_proba(self, X):
+        """Softmax of :meth:`decision_function`, shape (n_samples, n_classes)."""
+        z = self.decision_function(X).astype(np.float64)
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    # -- the generative model ----------------------------------------------------------------------
+    def sample(self, n, n_steps=1000, rng=None):
+        """Samples of the pretrained DBN: Gibbs sampling in the top RBM, then one top-down pass.
+
+        Hinton et al. 2006, section 2/figure 8: the top two layers form an associative memory
+        (an RBM); the layers below are a directed net, so a sample of the visible units is
+        the top-down mean-field pass ``P(v|h)`` through each lower RBM's generative weights.
+
+        Parameters
+        ----------
+        n : int
+        n_steps : int, default=1000
+            Alternating Gibbs steps in the top RBM.
+        rng : int, optional
+            Seed of the chains.
+
+        Returns
+        -------
+        ndarray of shape (n, n_features), host float32
+            Means of the visible units (probabilities for Bernoulli visibles).
+        """
+        check_is_fitted(self, "mlp_")
+        if not self.rbms_:
+            raise ConfigError("DBN.sample: this DBN was trained with pretrain=False, so it has no generative model")
+        top = self.rbms_[-1]
+        xp = top._xp
+        g = xp.random.default_rng(0 if rng is None else int(rng))
+        h = to_device(top.sample(n, n_steps, rng=g), xp, dtype=FLOAT)  # mean of the top RBM's visibles
+        for rbm in reversed(self.rbms_[:-1]):
+            h = rbm._mean_visibles(rbm._sample_hiddens(h, g))
+        return to_host(h).astype(np.float32)
+
+    def filters(self, image_shape, n=None):
+        """First-layer filters tiled as one image (:func:`histnet.rbm.tile_filters`).
+
+        Uses the pretrained RBM's weights if there are any, else the fine-tuned first layer.
+        ``image_shape`` is (h, w) or (h, w, c); colour filters are shown per channel mean.
+        """
+        check_is_fitted(self, "mlp_")
+        W = to_host(self.rbms_[0].components_) if self.rbms_ else to_host(self.mlp_.layers[0].params["W"]).T
+        if len(image_shape) == 3 and image_shape[2] > 1:
+            W = W.reshape(W.shape[0], *image_shape).mean(axis=3).reshape(W.shape[0], -1)
+        W = W[:n] if n else W
+        return tile_filters(W, image_shape[:2])
+
+
+# -- figures (matplotlib's object-oriented API; no pyplot state) --------------------------------
+
+def plot_filters(ax, W, image_shape, n=100, title="first-layer filters"):
+    """Draw the first ``n`` filters (rows of ``W``) as a grid on ``ax``; returns the image."""
+    grid = tile_filters(to_host(W)[:n], image_shape)
+    im = ax.imshow(grid, cmap="gray", interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return im
+
+
+def plot_samples(ax, samples, image_shape, title="samples"):
+    """Draw model samples (n, h*w) as a grid on ``ax`` (no per-sample normalisation)."""
+    grid = tile_filters(np.asarray(samples), image_shape, normalise=False)
+    im = ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return im
