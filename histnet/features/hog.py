@@ -238,7 +238,8 @@ def _uint8_tables(orientations: int):
 
     Returns
     -------
-    magnitude : numpy array of shape (511 * 511,), float32
+    magnitude : numpy array of shape (511 * 511,), float64
+        (float64 because ``bincount`` sums in float64: no conversion per pixel)
     bins : numpy array of shape (511 * 511,), uint8
         Index ``(g_row + 255) * 511 + (g_col + 255)``. (uint8 keeps the table in cache.)
     """
@@ -247,7 +248,7 @@ def _uint8_tables(orientations: int):
     deg = np.rad2deg(np.arctan2(g_row, g_col)) % 180.0
     edges = np.float32(180.0 / orientations) * np.arange(1, orientations, dtype=np.float32)
     bins = (deg[..., None] >= edges.astype(np.float64)).sum(axis=-1).astype(np.uint8)
-    return np.hypot(g_row, g_col).astype(np.float32).ravel(), bins.ravel()
+    return np.hypot(g_row, g_col).ravel(), bins.ravel()
 
 
 def _uint8_votes(x, n_cells, cell, orientations: int, multichannel: bool):
@@ -255,7 +256,7 @@ def _uint8_votes(x, n_cells, cell, orientations: int, multichannel: bool):
 
     Returns
     -------
-    magnitude : xp float32 array of shape (N, H', W'), H' = n_cells_row * cell_row
+    magnitude : xp float64 array of shape (N, H', W'), H' = n_cells_row * cell_row
     o_votes : [(bins, None)], bins an xp uint8 array of shape (N, H', W')
     """
     xp = get_array_module(x)
@@ -267,11 +268,13 @@ def _uint8_votes(x, n_cells, cell, orientations: int, multichannel: bool):
         key = key.astype(xp.intp)  # once, rather than inside each gather
     else:
         # the key built in place: border gradients are 0, i.e. the key of (0, 0)
-        xi = x.astype(xp.intp)
-        key = xp.full(xi.shape, 255 * 511 + 255, dtype=xp.intp)
-        key[:, 1:-1, :] += (xi[:, 2:, :] - xi[:, :-2, :]) * 511
+        xi = x.astype(xp.int32)
+        key = xp.full(xi.shape, 255 * 511 + 255, dtype=xp.int32)
+        d_row = xi[:, 2:, :] - xi[:, :-2, :]
+        d_row *= 511
+        key[:, 1:-1, :] += d_row
         key[:, :, 1:-1] += xi[:, :, 2:] - xi[:, :, :-2]
-        key = key[:, :rows, :cols]
+        key = key[:, :rows, :cols].astype(xp.intp)  # once, rather than inside each gather
     mag_table, bin_table = _uint8_tables(orientations)
     magnitude = xp.take(to_device(mag_table, xp), key)
     bins = xp.take(to_device(bin_table, xp), key)
