@@ -275,3 +275,88 @@ def test_shape_errors_and_not_fitted(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert m.predict(Xte[:0]).shape == (0,)
+
+
+# -- softmax regression (histnet.classifiers.softmax), the SVM's sibling ----------------------
+
+def _softmax_problem(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((25, 4))
+    Y = np.eye(3)[rng.integers(0, 3, 25)]
+    W = 0.5 * rng.standard_normal((5, 3))
+    return X, Y, W
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_softmax_gradient_and_hessian_match_central_differences(fit_intercept):
+    from histnet.classifiers.softmax import _hessian_vector as hv
+    from histnet.classifiers.softmax import _penalty_mask, softmax, softmax_objective
+
+    X, Y, W = _softmax_problem()
+    if not fit_intercept:
+        W[-1] = 0
+    C, h = 0.8, 1e-6
+    F, G = softmax_objective(W, X, Y, C, fit_intercept)
+    num = np.zeros_like(W)
+    for i in range(W.shape[0]):
+        for k in range(W.shape[1]):
+            E = np.zeros_like(W)
+            E[i, k] = h
+            num[i, k] = (float(softmax_objective(W + E, X, Y, C, fit_intercept)[0])
+                         - float(softmax_objective(W - E, X, Y, C, fit_intercept)[0])) / (2 * h)
+    if not fit_intercept:
+        num[-1] = 0  # the bias row is not a parameter then
+    np.testing.assert_allclose(G, num, rtol=1e-6, atol=1e-8)
+    s = 1.0 if fit_intercept else 0.0
+    V = np.random.default_rng(1).standard_normal(W.shape)
+    if not fit_intercept:
+        V[-1] = 0
+    Gp = softmax_objective(W + h * V, X, Y, C, fit_intercept)[1]
+    Gm = softmax_objective(W - h * V, X, Y, C, fit_intercept)[1]
+    P = softmax(_forward(X, W, s))
+    HV = hv(X, P, V, _forward(X, V, s), C, s, _penalty_mask(W, fit_intercept))
+    np.testing.assert_allclose(HV, (Gp - Gm) / (2 * h), rtol=1e-5, atol=1e-7)
+
+
+def test_softmax_line_search_change_is_accurate():
+    from histnet.classifiers.softmax import _lse_change, _log_sum_exp, softmax
+
+    rng = np.random.default_rng(3)
+    Z, U = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    for t in [1e-6, 0.3, 50.0]:
+        np.testing.assert_allclose(_lse_change(softmax(Z), t * U), _log_sum_exp(Z + t * U) - _log_sum_exp(Z),
+                                   rtol=1e-9, atol=1e-15)
+
+
+def test_softmax_equals_sklearn_logistic_regression(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    from histnet.classifiers import SoftmaxRegression
+
+    Xtr, Xte, ytr, yte = digits
+    ref = LogisticRegression(C=0.1, tol=1e-10, max_iter=5000).fit(Xtr, ytr)
+    ours = SoftmaxRegression(C=0.1, tol=1e-8, dtype="float64").fit(Xtr, ytr)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-4)
+    np.testing.assert_allclose(ours.predict_proba(Xte), ref.predict_proba(Xte), atol=1e-4)
+    np.testing.assert_allclose(np.exp(ours.predict_log_proba(Xte)), ours.predict_proba(Xte), rtol=1e-10)
+    m32 = SoftmaxRegression(C=0.1).fit(Xtr, ytr)
+    assert m32.coef_.dtype == np.float32
+    assert abs(m32.score(Xte, yte) - ref.score(Xte, yte)) <= 0.005
+
+
+def test_softmax_standin_equals_numpy_and_api(digits):
+    from histnet.classifiers import SoftmaxRegression
+
+    Xtr, Xte, ytr, yte = digits
+    host = SoftmaxRegression(C=0.1, dtype="float64").fit(Xtr, ytr)
+    dev = SoftmaxRegression(C=0.1, dtype="float64").fit(STANDIN.asarray(Xtr), ytr)
+    assert type(dev.coef_) is STANDIN.ndarray
+    np.testing.assert_allclose(to_host(dev.coef_), host.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(to_host(dev.predict_proba(STANDIN.asarray(Xte))), host.predict_proba(Xte),
+                               atol=1e-9)
+    pipe = make_pipeline(StandardScaler(), clone(SoftmaxRegression(C=0.05)))
+    assert pipe.fit(Xtr, ytr).score(Xte, yte) > 0.93
+    with pytest.raises(InvalidInputError, match="only one class"):
+        SoftmaxRegression().fit(Xtr[:4], np.ones(4))
+    with pytest.raises(ConfigError, match="C=-2"):
+        SoftmaxRegression(C=-2).fit(Xtr, ytr)

@@ -2,11 +2,14 @@
 
 * :class:`LinearSVM`: one-vs-rest L2-regularised squared-hinge SVM (LIBLINEAR's default
   formulation), solved by Newton-CG over all classes at once.
+* :class:`SoftmaxRegression`: multinomial logistic regression with an L2 penalty
+  (scikit-learn's ``LogisticRegression`` objective), by Newton-CG.
 * :class:`StandardScaler`: per-feature standardisation fitted batch by batch.
 """
 
 from ._validation import InvalidInputError, NotFittedEstimatorError
 from .linear_svm import LinearSVM
 from .scaling import StandardScaler
+from .softmax import SoftmaxRegression
 
-__all__ = ["LinearSVM", "StandardScaler", "InvalidInputError", "NotFittedEstimatorError"]
+__all__ = ["LinearSVM", "SoftmaxRegression", "StandardScaler", "InvalidInputError", "NotFittedEstimatorError"]
