@@ -281,25 +281,20 @@ def _uint8_votes(x, n_cells, cell, orientations: int, multichannel: bool):
     return magnitude, [(bins, None)]
 
 
-def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells, interpolation: str,
-                     window: Optional[tuple] = None):
+def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells):
     """Orientation histograms of every cell of every image, by one weighted bincount.
+
+    Each pixel votes into its own cell and one orientation bin (scikit-image's scheme).
 
     Parameters
     ----------
     magnitude : xp array of shape (N, H, W)
         Gradient magnitude, cropped to whole cells (H = n_cells_row * cell_row, ...).
-    o_votes : list of (bin, weight) pairs
-        From :func:`_orientation_votes`.
+    o_votes : [(bin, None)]
+        From :func:`_orientation_votes` or :func:`_uint8_votes`.
     orientations : int
     cell, n_cells : (int, int)
         Pixels per cell and number of cells, (rows, cols).
-    interpolation : {"none", "trilinear"}
-        Spatial voting: into the pixel's cell, or bilinearly into the 2 x 2 nearest cells.
-    window : (i, j, block), optional
-        Weight the votes by the Gaussian block window as seen by cell ``(i, j)`` of a block
-        of ``block`` cells: a vote for cell k comes from the block whose cell ``(i, j)`` is k,
-        and is weighted by the window at the pixel's position in that block.
 
     Returns
     -------
@@ -309,31 +304,72 @@ def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells, inter
     xp = get_array_module(magnitude)
     n, h, w = magnitude.shape
     (c_row, c_col), (ncr, ncc) = cell, n_cells
-    total = n * ncr * ncc * orientations
-    base = to_device((np.arange(n) * (ncr * ncc * orientations))[:, None, None], xp)
-    rows = _axis_votes(h, c_row, ncr, interpolation)
-    cols = _axis_votes(w, c_col, ncc, interpolation)
-    if window is not None:
-        i, j, block = window
-        rows = [(k, wt * _window_weight(h, c_row, block[0], i, k)) for k, wt in rows]
-        cols = [(k, wt * _window_weight(w, c_col, block[1], j, k)) for k, wt in cols]
-    plain = interpolation == "none" and window is None
-    if plain:  # the common case: one vote per pixel, a cached index of every pixel's cell
-        (o_idx, _), = o_votes
-        index = _cell_index(xp, n, h, w, c_row, c_col, ncc, orientations) + o_idx
-        hist = xp.bincount(index.ravel(), weights=magnitude.ravel(), minlength=total)
-        return (hist / (c_row * c_col)).reshape(n, ncr, ncc, orientations)
-    hist = None
-    for r_idx, r_w in rows:
-        for c_idx, c_w in cols:
-            cell_idx = base + to_device((r_idx[:, None] * ncc + c_idx[None, :]) * orientations, xp)  # (N, H, W)
-            vote = magnitude if plain else magnitude * to_device(r_w[:, None] * c_w[None, :], xp,
-                                                                 dtype=magnitude.dtype)
-            for o_idx, o_w in o_votes:
-                weights = vote if o_w is None else vote * o_w
-                counts = xp.bincount((cell_idx + o_idx).ravel(), weights=weights.ravel(), minlength=total)
-                hist = counts if hist is None else hist + counts
+    (o_idx, _), = o_votes
+    index = _cell_index(xp, n, h, w, c_row, c_col, ncc, orientations) + o_idx
+    hist = xp.bincount(index.ravel(), weights=magnitude.ravel(), minlength=n * ncr * ncc * orientations)
     return (hist / (c_row * c_col)).reshape(n, ncr, ncc, orientations)
+
+
+def _axis_weights(length: int, cell: int, n_cells: int, interpolation: str, block: Optional[int] = None,
+                  offset: int = 0) -> np.ndarray:
+    """How much each pixel along one axis votes for each cell: a (n_cells, length) matrix.
+
+    Hard or linear (trilinear's spatial part) votes from :func:`_axis_votes`, times, with
+    ``block``, the Gaussian block window as seen from cell ``offset`` of the block.
+    """
+    out = np.zeros((n_cells, length))
+    pos = np.arange(length)
+    for k, wt in _axis_votes(length, cell, n_cells, interpolation):
+        if block is not None:
+            wt = wt * _window_weight(length, cell, block, offset, k)
+        np.add.at(out, (k, pos), wt)
+    return out
+
+
+def _pooled_histograms(magnitude, o_votes, orientations: int, cell, n_cells, interpolation: str,
+                       block: Optional[tuple] = None):
+    """Cell histograms with the paper's options: trilinear votes and/or the block window.
+
+    The votes are separable: each pixel's magnitude is split between orientation bins
+    (scattered into (N, H, W, orientations) maps), and its weight for a cell is a product
+    of a row weight and a column weight (linear interpolation between cell centres, times
+    the Gaussian block window along that axis). So the histograms of all cells are two
+    matrix products, ``A @ maps @ B.T``, with A (n_cells_row, H) and B (n_cells_col, W);
+    with the block window there is one (A_i, B_j) pair per cell-in-block offset (i, j).
+
+    Returns
+    -------
+    xp array of shape (N, n_cells_row, n_cells_col, orientations), or, with ``block``, a
+    dict {(i, j): that array} of the histograms seen from each cell-in-block offset.
+    """
+    xp = get_array_module(magnitude)
+    n, h, w = magnitude.shape
+    (c_row, c_col), (ncr, ncc) = cell, n_cells
+    dtype = magnitude.dtype
+    # maps laid out (H, N, W, orientations) so that each pass is one large 2-d GEMM
+    maps = xp.zeros((h, n, w, orientations), dtype=dtype)
+    if orientations == 1:
+        maps[..., 0] = xp.moveaxis(magnitude, 1, 0)
+    else:  # the (at most two) votes of a pixel go to different bins: plain assignment
+        flat = maps.reshape(-1)
+        first = np.arange(h * n * w, dtype=np.int64).reshape(h, n, w).transpose(1, 0, 2) * orientations
+        first = to_device(first, xp)  # (N, H, W): where orientation 0 of each pixel sits
+        for o_idx, o_w in o_votes:
+            flat[(first + o_idx).ravel()] = (magnitude if o_w is None else magnitude * o_w.astype(dtype)).ravel()
+    maps = maps.reshape(h, n * w * orientations)
+    area = c_row * c_col
+    offsets = [(i, j) for i in range(block[0]) for j in range(block[1])] if block is not None else [(0, 0)]
+    rows_done = {}
+    out = {}
+    for i, j in offsets:
+        if i not in rows_done:  # rows: (ncr, H) @ (H, N W O) -> (ncr, N, W, O) -> (W, ncr N O)
+            a = to_device(_axis_weights(h, c_row, ncr, interpolation, block[0] if block else None, i), xp, dtype=dtype)
+            pooled = (a @ maps).reshape(ncr, n, w, orientations)
+            rows_done[i] = xp.ascontiguousarray(pooled.transpose(2, 0, 1, 3)).reshape(w, ncr * n * orientations)
+        b = to_device(_axis_weights(w, c_col, ncc, interpolation, block[1] if block else None, j), xp, dtype=dtype)
+        cells = (b @ rows_done[i]).reshape(ncc, ncr, n, orientations)     # columns: (ncc, W) @ (W, ...)
+        out[i, j] = cells.transpose(2, 1, 0, 3) / area                    # (N, ncr, ncc, O)
+    return out if block is not None else out[0, 0]
 
 
 _INDEX_CACHE: dict = {}
@@ -585,22 +621,19 @@ def hog(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3),
             # 3. orientation votes into cell histograms
             magnitude = xp.sqrt(g_row * g_row + g_col * g_col)
             o_votes = _orientation_votes(g_row, g_col, orientations, interpolation)
-        if block_window:
-            # one set of cell histograms per cell-in-block offset (i, j): the window weight
-            # of a vote depends on where its cell sits in the block
-            hist = {(i, j): _cell_histograms(magnitude, o_votes, orientations, cell, n_cells,
-                                             interpolation, window=(i, j, block)).astype(out_dtype)
-                    for i in range(block[0]) for j in range(block[1])}
+        if block_window or interpolation != "none":
+            hist = _pooled_histograms(magnitude, o_votes, orientations, cell, n_cells, interpolation,
+                                      block if block_window else None)
+            hist = {k: v.astype(out_dtype) for k, v in hist.items()} if block_window else hist.astype(out_dtype)
         else:
-            hist = _cell_histograms(magnitude, o_votes, orientations, cell, n_cells,
-                                    interpolation).astype(out_dtype)
+            hist = _cell_histograms(magnitude, o_votes, orientations, cell, n_cells).astype(out_dtype)
         blocks = _gather_blocks(hist, block, shape[:2])
         # 4. block normalisation, 5. one vector per image
         m = len(x)
         features[start:start + m] = _normalize_blocks(blocks.reshape(m, -1, block[0] * block[1] * orientations),
                                                       block_norm).reshape(m, -1)
         if visualize:
-            hists[start:start + m] = (hist if not block_window else _cell_histograms(
+            hists[start:start + m] = (hist if not block_window else _pooled_histograms(
                 magnitude, o_votes, orientations, cell, n_cells, interpolation).astype(out_dtype))
     if not feature_vector:
         features = features.reshape((n,) + shape)
