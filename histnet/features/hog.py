@@ -265,16 +265,16 @@ def _uint8_votes(x, n_cells, cell, orientations: int, multichannel: bool):
         g_row, g_col = _gradients(x.astype(xp.int32), multichannel)
         key = g_row[:, :rows, :cols] * 511 + g_col[:, :rows, :cols]
         key += 255 * 511 + 255
-        key = key.astype(xp.intp)  # once, rather than inside each gather
     else:
-        # the key built in place: border gradients are 0, i.e. the key of (0, 0)
+        # the key built in place; border rows have g_row = 0 and border columns g_col = 0
         xi = x.astype(xp.int32)
         key = xp.full(xi.shape, 255 * 511 + 255, dtype=xp.int32)
         d_row = xi[:, 2:, :] - xi[:, :-2, :]
         d_row *= 511
         key[:, 1:-1, :] += d_row
         key[:, :, 1:-1] += xi[:, :, 2:] - xi[:, :, :-2]
-        key = key[:, :rows, :cols].astype(xp.intp)  # once, rather than inside each gather
+        key = key[:, :rows, :cols]
+    key = key.astype(xp.intp)  # once, rather than inside each gather
     mag_table, bin_table = _uint8_tables(orientations)
     magnitude = xp.take(to_device(mag_table, xp), key)
     bins = xp.take(to_device(bin_table, xp), key)
@@ -302,8 +302,8 @@ def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells):
         Sums of votes divided by the cell area (as scikit-image).
     """
     xp = get_array_module(magnitude)
-    n, h, w = magnitude.shape
     (c_row, c_col), (ncr, ncc) = cell, n_cells
+    n, h, w = magnitude.shape
     (o_idx, _), = o_votes
     index = _cell_index(xp, n, h, w, c_row, c_col, ncc, orientations) + o_idx
     hist = xp.bincount(index.ravel(), weights=magnitude.ravel(), minlength=n * ncr * ncc * orientations)
