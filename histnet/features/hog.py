@@ -6,11 +6,15 @@ largest absolute difference; ``tests/test_hog.py`` checks it in float32 and floa
 N images are computed at once, with no Python loop over images or pixels:
 
 1. (optional) square-root gamma compression of each channel (``transform_sqrt``);
-2. gradients by centred differences [-1, 0, 1] (zero on the image border); for colour,
-   each pixel keeps the channel with the largest gradient magnitude (Dalal & Triggs);
+2. gradients by centred differences [-1, 0, 1] (the row gradient is 0 on the first and
+   last rows, the column gradient on the first and last columns); for colour, each pixel
+   keeps the channel with the largest gradient magnitude (Dalal & Triggs); 8-bit images
+   look the magnitude and bin of their integer gradient pair up in a precomputed table;
 3. each pixel votes its gradient magnitude into the unsigned orientation bin (0-180
    degrees) of its cell; all cell histograms of the batch come out of one weighted
-   ``bincount`` over (image, cell row, cell column, bin) indices;
+   ``bincount`` over (image, cell row, cell column, bin) indices (with the paper's
+   trilinear votes or block window: two separable matrix products, see
+   :func:`_pooled_histograms`);
 4. cells are grouped into overlapping blocks (stride one cell), each block normalised
    (L1, L1-sqrt, L2 or L2-Hys);
 5. the block vectors are concatenated into one feature vector per image.
@@ -26,7 +30,8 @@ Departures from the paper that scikit-image makes, and that are the defaults her
   (``interpolation="trilinear"``).
 
 Left out: the paper's detection machinery (the sliding window, the scale pyramid,
-non-maximum suppression) - histnet classifies whole images.
+non-maximum suppression) - histnet classifies whole images - and its other variants
+(signed 0-360 degree orientations, R-HOG's larger blocks, C-HOG circular blocks).
 
 References
 ----------
