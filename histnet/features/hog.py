@@ -31,7 +31,7 @@ Departures from the paper that scikit-image makes, and that are the defaults her
 
 Left out: the paper's detection machinery (the sliding window, the scale pyramid,
 non-maximum suppression) - histnet classifies whole images - and its other variants
-(signed 0-360 degree orientations, R-HOG's larger blocks, C-HOG circular blocks).
+(signed 0-360 degree orientations, the circular C-HOG blocks; blocks here are R-HOG).
 
 References
 ----------
