@@ -210,3 +210,27 @@ def _small_dataset():
 
     return ArrayDataset("tiny", np.zeros((4, 12, 12, 1), np.uint8), np.array([0, 1, 0, 1]), ["a", "b"],
                         {"checksum": "tiny"})
+
+
+def test_hog_svm_colour_gradients_and_image_size_check(monkeypatch, tmp_path):
+    from histnet.data import ArrayDataset
+    from histnet.methods import get_method, make_config
+    from test_feature_cache import _stripes
+
+    monkeypatch.setenv("HISTNET_CACHE", str(tmp_path))
+    cls = get_method("hog-svm")
+    grey = _stripes(4, seed=3)
+    rng = np.random.default_rng(8)
+    # colour stripes: the pattern only in the red channel, noise elsewhere
+    images = np.concatenate([grey.images, rng.integers(0, 40, grey.images.shape[:3] + (2,), dtype=np.uint8)], axis=-1)
+    colour = ArrayDataset("colour-stripes", images, grey.labels, grey.class_names, {"checksum": "colour-stripes"})
+    best = cls(make_config(cls, {"color": "max"}, profile="quick"))
+    luma = cls(make_config(cls, profile="quick"))
+    f_max, f_luma = best.extract(images), luma.extract(images)
+    assert f_max.shape == f_luma.shape == (12, 1764)
+    np.testing.assert_allclose(f_max, hog(images, channel_axis=-1, pixels_per_cell=(4, 4), cells_per_block=(2, 2)),
+                               atol=1e-6)
+    assert not np.allclose(f_max, f_luma)
+    best.fit(colour)
+    with pytest.raises(DataError, match="fitted on 32x32"):
+        best.predict_scores(np.zeros((2, 40, 40, 3), np.uint8))
