@@ -234,3 +234,17 @@ def test_hog_svm_colour_gradients_and_image_size_check(monkeypatch, tmp_path):
     best.fit(colour)
     with pytest.raises(DataError, match="fitted on 32x32"):
         best.predict_scores(np.zeros((2, 40, 40, 3), np.uint8))
+
+
+def test_chunked_batches_match_one_chunk(monkeypatch):
+    import histnet.features.hog as hog_module
+
+    rng = np.random.default_rng(9)
+    for x in (rng.integers(0, 256, (7, 24, 32), dtype=np.uint8), rng.random((7, 24, 32))):
+        for kw in ({}, {"block_window": True, "interpolation": "trilinear"}):
+            whole, whole_image = hog(x, visualize=True, **kw)
+            monkeypatch.setattr(hog_module, "_CPU_CHUNK_PIXELS", 3 * 24 * 32)  # chunks of 3, 3, 1
+            parts, parts_image = hog(x, visualize=True, **kw)
+            monkeypatch.undo()
+            np.testing.assert_allclose(parts, whole, atol=1e-6)  # float32 sums in another order
+            np.testing.assert_allclose(parts_image, whole_image, atol=1e-6)

@@ -221,3 +221,15 @@ def test_defaults_in_signature_match_docstring():
         m = re.search(rf"^{name} : .*default=(.+)$", doc, re.M)
         assert m, f"{name} has no 'default=' in the docstring"
         assert ast.literal_eval(m.group(1).strip()) == param.default, name
+
+
+def test_chunked_batches_match_one_chunk(monkeypatch):
+    import histnet.features.sift as sift_module
+
+    imgs = np.stack([_smooth_random(7, 40, 40, seed=s) for s in (16, 17, 18)], axis=-1)
+    for kw in ({}, {"window": "gaussian", "sizes": [3, 4]}, {"color": "opponent"}):
+        whole = dense_sift(imgs, **kw).descriptors
+        monkeypatch.setattr(sift_module, "_CPU_CHUNK_PIXELS", 3 * 40 * 40 * 3)  # chunks of 3, 3, 1 images
+        parts = dense_sift(imgs, **kw).descriptors
+        monkeypatch.undo()
+        np.testing.assert_allclose(parts, whole, atol=1e-6)
