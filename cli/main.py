@@ -182,7 +182,7 @@ def _print_version(ctx, param, value):
 # -- the group -----------------------------------------------------------------------------------
 
 
-@click.group(cls=HistnetGroup, context_settings=CONTEXT)
+@click.group(name="histnet", cls=HistnetGroup, context_settings=CONTEXT)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Print versions and the compute device, then exit.")
 @click.option("-q", "--quiet", is_flag=True, help="Print results only: no notes, no progress bars.")
@@ -358,6 +358,9 @@ def run_command(ctx, method, dataset, root, image_size, grayscale, n_per_class, 
     ui = _ui(ctx)
     overrides = load_toml_config(config_file) if config_file else {}
     overrides.update(parse_overrides(sets))
+    from histnet.methods import get_method, make_config
+
+    make_config(get_method(method), overrides, profile)  # a bad --set fails here, before any folder is made
     spec = JobSpec(method=method, dataset=dataset, seed=seed, profile=profile, overrides=overrides, root=root,
                    device=device, data=_data_options(image_size, grayscale, n_per_class, test_n_per_class,
                                                      val_fraction, skip_bad))
@@ -365,13 +368,13 @@ def run_command(ctx, method, dataset, root, image_size, grayscale, n_per_class, 
                   command=shlex.join(["histnet"] + sys.argv[1:]))
     if as_json:
         click.echo(to_json(rec, indent=None))
+        if rec.get("status") != "ok":
+            ctx.exit(1)
+    elif rec.get("status") != "ok":
+        raise click.ClickException(f"{rec.get('error')} (record: {Path(out) / spec.run_id() / 'result.json'})")
     else:
         click.echo(_summary_line(rec))
         ui.note(f"record: {Path(out) / spec.run_id() / 'result.json'}")
-    if rec.get("status") != "ok":
-        if not as_json:
-            raise click.ClickException(f"{method} failed: {rec.get('error')}")
-        ctx.exit(1)
 
 
 # -- report ----------------------------------------------------------------------------------------
