@@ -34,6 +34,15 @@ def test_dense_layer_gradients(make):
         assert rel_error(a, n) < TOL, (name, rel_error(a, n))
 
 
+def test_inplace_relu_equals_relu():
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    dy = np.random.default_rng(1).standard_normal((4, 5)).astype(np.float32)
+    a, b = ReLU(), ReLU(inplace=True)
+    ya, yb = a.forward(x.copy(), True), b.forward(x.copy(), True)
+    np.testing.assert_array_equal(ya, yb)
+    np.testing.assert_array_equal(a.backward(dy.copy()), b.backward(dy.copy()))
+
+
 def test_dropout_gradient_and_scaling():
     layer = Dropout(0.5)
     x = np.random.default_rng(0).standard_normal((64, 50))

@@ -81,11 +81,13 @@ def pad_hw(x, pad: int, value=0.0):
     return out
 
 
-def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int):
+def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int, out=None):
     """Patches of a padded NHWC array, as a contiguous (N, Ho, Wo, kh, kw, C) array.
 
     ``cols[n, i, j, a, b, c] = xp_padded[n, i*stride + a, j*stride + b, c]``.
     On the CPU this is a strided view copied once; on a GPU, one elementwise kernel.
+    ``out``, a contiguous array of that shape, is filled instead of allocating (reusing
+    a buffer is about 2x faster on the CPU than a fresh array: no page faults).
     """
     xp = get_array_module(xp_padded)
     if _is_real_cupy(xp):
@@ -97,7 +99,10 @@ def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int):
     view = xp.lib.stride_tricks.as_strided(
         xp_padded, shape=(n, out_h, out_w, kh, kw, c),
         strides=(sn, sh * stride, sw * stride, sh, sw, sc))
-    return xp.ascontiguousarray(view)
+    if out is None:
+        return xp.ascontiguousarray(view)
+    xp.copyto(out, view)
+    return out
 
 
 def col2im(cols, padded_shape, stride: int):
@@ -172,6 +177,14 @@ class Conv2D(Layer):
                                        init, std, rng, xp, dtype)
         self.params["b"] = init_bias(self.out_channels, bias, xp, dtype)
         self.need_input_grad = True
+        self._buffers = {}
+
+    def _buffer(self, key, shape, like):
+        """A reusable work array (im2col output) for ``key``, reallocated when the shape changes."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != like.dtype or get_array_module(buf) is not get_array_module(like):
+            buf = self._buffers[key] = get_array_module(like).empty(shape, dtype=like.dtype)
+        return buf
 
     def _out_hw(self, h, w, shape):
         where = f"layer {self.name or 'Conv2D'}, input shape {tuple(shape)}"
@@ -192,14 +205,16 @@ class Conv2D(Layer):
         W = self.params["W"]
         m = n * oh * ow
         cols = []
+        shape = (n, oh, ow, k, k, cg)
         if G == 1:
-            c = im2col(xpad, k, k, self.stride, oh, ow).reshape(m, -1)
+            c = im2col(xpad, k, k, self.stride, oh, ow, self._buffer(0, shape, x)).reshape(m, -1)
             y = c @ W.reshape(F, -1).T
             cols.append(c)
         else:
             y = xp.empty((m, F), dtype=x.dtype)
             for g in range(G):
-                c = im2col(xpad[..., g * cg:(g + 1) * cg], k, k, self.stride, oh, ow).reshape(m, -1)
+                c = im2col(xpad[..., g * cg:(g + 1) * cg], k, k, self.stride, oh, ow,
+                           self._buffer(g, shape, x)).reshape(m, -1)
                 y[:, g * fg:(g + 1) * fg] = c @ W[g * fg:(g + 1) * fg].reshape(fg, -1).T
                 cols.append(c)
         y += self.params["b"]
@@ -252,13 +267,15 @@ class Conv2D(Layer):
         cg, fg = self.in_channels // G, F // G
         W = self.params["W"]
         dyq = pad_hw(dy, k - 1 - self.pad)
+        shape = (n, h, w, k, k, fg)
         if G == 1:
-            c = im2col(dyq, k, k, 1, h, w).reshape(n * h * w, -1)
+            c = im2col(dyq, k, k, 1, h, w, self._buffer("dx", shape, dy)).reshape(n * h * w, -1)
             Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, cg)
             return (c @ Wr).reshape(n, h, w, cg)
         dx = xp.empty((n * h * w, self.in_channels), dtype=dy.dtype)
         for g in range(G):
-            c = im2col(dyq[..., g * fg:(g + 1) * fg], k, k, 1, h, w).reshape(n * h * w, -1)
+            c = im2col(dyq[..., g * fg:(g + 1) * fg], k, k, 1, h, w,
+                       self._buffer("dx", shape, dy)).reshape(n * h * w, -1)
             Wr = W[g * fg:(g + 1) * fg, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * fg, cg)
             dx[:, g * cg:(g + 1) * cg] = c @ Wr
         return dx.reshape(n, h, w, self.in_channels)

@@ -68,13 +68,15 @@ class MaxPool2D(Layer):
         s, k, p = self.stride, self.k, self.pad
         dxp = xp.zeros(xpad.shape, dtype=dy.dtype)
         pending = xp.ones(y.shape, dtype=bool)  # outputs whose maximum is not yet found
+        hit = xp.empty(y.shape, dtype=bool)  # work arrays reused by every offset
+        part = xp.empty(dy.shape, dtype=dy.dtype)
         for a in range(k):
             for b in range(k):
                 sl = (slice(None), slice(a, a + s * (oh - 1) + 1, s), slice(b, b + s * (ow - 1) + 1, s))
-                hit = xpad[sl] == y
+                xp.equal(xpad[sl], y, out=hit)
                 hit &= pending
                 pending ^= hit
-                dxp[sl] += dy * hit
+                dxp[sl] += xp.multiply(dy, hit, out=part)
         return dxp[:, p:p + xshape[1], p:p + xshape[2], :] if p else dxp
 
     def output_shape(self, in_shape):

@@ -1,0 +1,211 @@
+"""Training and inference speed of histnet's AlexNet against PyTorch on the CPU, in one run.
+
+The peer is PyTorch (CPU build) running the same network (the ``alexnet-cifar`` net of the
+anchor ``bench_torch_alexnet_cifar.py``; and the paper's 227-px ``alexnet`` with the same
+two-group convolutions) on the same random batch, with the same number of threads as
+numpy's BLAS. Repeats of the two alternate, so a noisy machine slows both alike; the best
+repeat of each is reported (machine noise only ever slows a run down).
+
+A training step is forward + softmax cross-entropy + backward + one SGD step (lr 0.01,
+momentum 0.9, no weight decay, as the anchor). Dropout is active in both.
+
+Prints one JSON line::
+
+    {"ours_img_s": ..., "peer_img_s": ..., "ratio": ...,          # alexnet-cifar training
+     "ours_infer_img_s": ..., "peer_infer_img_s": ..., "infer_ratio": ...,
+     "alexnet227": {"ours_train_img_s", "peer_train_img_s", "ours_infer_img_s", "peer_infer_img_s"},
+     "threads": ..., "batch": ..., "machine": ...}
+
+Usage::
+
+    python benchmarks/speed_cnn.py [--batch 128] [--steps 5] [--reps 3] [--skip-227] [--profile]
+
+``--profile`` adds a per-layer time breakdown of one histnet training step (stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import sys
+import time
+
+import numpy as np
+
+from histnet.evaluate import machine_info
+from histnet.methods import get_method, make_config
+from histnet.nn import SGD, softmax_cross_entropy
+
+
+def blas_threads() -> int:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    except Exception:
+        import os
+
+        return os.cpu_count() or 1
+
+
+def histnet_net(name, n_classes=10):
+    cls = get_method(name)
+    m = cls(make_config(cls, {"init": "he"}))
+    return m.build(3, n_classes)
+
+
+def torch_net(name, n_classes=10):
+    import torch.nn as nn
+
+    def lrn(alpha):
+        return nn.LocalResponseNorm(5, alpha=alpha, beta=0.75, k=2.0)
+
+    if name == "alexnet-cifar":
+        return nn.Sequential(
+            nn.Conv2d(3, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1), lrn(1e-4),
+            nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(inplace=True), lrn(1e-4), nn.MaxPool2d(3, 2, padding=1),
+            nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
+            nn.Flatten(), nn.Linear(2048, 384), nn.ReLU(inplace=True), nn.Dropout(0.5),
+            nn.Linear(384, 192), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(192, n_classes))
+    # the paper's net with its two-GPU groups; paper alpha 1e-4 = PyTorch alpha 5e-4
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True), lrn(5e-4), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), lrn(5e-4), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+        nn.Flatten(), nn.Linear(9216, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5),
+        nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(4096, n_classes))
+
+
+class Ours:
+    def __init__(self, name, x, y):
+        self.net = histnet_net(name)
+        self.net.set_rng(np.random.default_rng(0))
+        self.opt = SGD(self.net, lr=0.01, momentum=0.9, weight_decay=0.0)
+        self.x, self.y = x, y
+
+    def train_step(self):
+        out = self.net.forward(self.x, train=True)
+        _, d = softmax_cross_entropy(out, self.y)
+        self.net.backward(d)
+        self.opt.step()
+
+    def infer(self):
+        self.net.forward(self.x, train=False)
+
+
+class Peer:
+    def __init__(self, name, x, y):
+        import torch
+
+        self.torch = torch
+        torch.manual_seed(0)
+        self.net = torch_net(name)
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.01, momentum=0.9)
+        self.x = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        self.y = torch.from_numpy(y)
+
+    def train_step(self):
+        self.net.train()
+        self.opt.zero_grad(set_to_none=True)
+        self.torch.nn.functional.cross_entropy(self.net(self.x), self.y).backward()
+        self.opt.step()
+
+    def infer(self):
+        self.net.eval()
+        with self.torch.inference_mode():
+            self.net(self.x)
+
+
+def race(ours, peer, what, batch, steps, reps):
+    """Best images/s of each over ``reps`` alternating repeats of ``steps`` calls."""
+    best = {"ours": 0.0, "peer": 0.0}
+    for side in (ours, peer):
+        getattr(side, what)()  # warm-up
+    for _ in range(reps):
+        for key, side in (("ours", ours), ("peer", peer)):
+            t = time.perf_counter()
+            for _ in range(steps):
+                getattr(side, what)()
+            best[key] = max(best[key], batch * steps / (time.perf_counter() - t))
+    return best
+
+
+def profile_step(ours, file=sys.stderr):
+    """Per-layer forward/backward time of one histnet training step."""
+    prof = collections.Counter()
+    net, h = ours.net, ours.x
+    for layer in net.layers:
+        t = time.perf_counter()
+        h = layer.forward(h, train=True)
+        prof[f"{layer.name} fwd"] += time.perf_counter() - t
+    _, d = softmax_cross_entropy(h, ours.y)
+    for layer in reversed(net.layers):
+        t = time.perf_counter()
+        d = layer.backward(d)
+        prof[f"{layer.name} bwd"] += time.perf_counter() - t
+    t = time.perf_counter()
+    ours.opt.step()
+    prof["sgd step"] += time.perf_counter() - t
+    total = sum(prof.values())
+    print(f"histnet training step: {total * 1e3:.0f} ms", file=file)
+    for k, v in prof.most_common():
+        if v / total >= 0.005:
+            print(f"  {k:14s} {v * 1e3:8.1f} ms  {100 * v / total:5.1f}%", file=file)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=5, help="training steps per timed repeat")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--skip-227", action="store_true", help="skip the 227-px alexnet comparison")
+    ap.add_argument("--batch-227", type=int, default=32)
+    ap.add_argument("--profile", action="store_true", help="per-layer breakdown on stderr")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    threads = blas_threads()
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.batch, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 10, args.batch)
+    ours, peer = Ours("alexnet-cifar", x, y), Peer("alexnet-cifar", x, y)
+    if args.profile:
+        ours.train_step()
+        profile_step(ours)
+    train = race(ours, peer, "train_step", args.batch, args.steps, args.reps)
+    infer = race(ours, peer, "infer", args.batch, args.steps * 3, args.reps)
+    res = {
+        "ours_img_s": round(train["ours"], 1), "peer_img_s": round(train["peer"], 1),
+        "ratio": round(train["ours"] / train["peer"], 3),
+        "ours_infer_img_s": round(infer["ours"], 1), "peer_infer_img_s": round(infer["peer"], 1),
+        "infer_ratio": round(infer["ours"] / infer["peer"], 3),
+    }
+    if not args.skip_227:
+        b = args.batch_227
+        x2 = rng.standard_normal((b, 227, 227, 3)).astype(np.float32)
+        y2 = rng.integers(0, 10, b)
+        o2, p2 = Ours("alexnet", x2, y2), Peer("alexnet", x2, y2)
+        if args.profile:
+            o2.train_step()
+            profile_step(o2)
+        t2 = race(o2, p2, "train_step", b, 1, 2)
+        i2 = race(o2, p2, "infer", b, 2, 2)
+        res["alexnet227"] = {"batch": b, "ours_train_img_s": round(t2["ours"], 2),
+                             "peer_train_img_s": round(t2["peer"], 2),
+                             "train_ratio": round(t2["ours"] / t2["peer"], 3),
+                             "ours_infer_img_s": round(i2["ours"], 2), "peer_infer_img_s": round(i2["peer"], 2),
+                             "infer_ratio": round(i2["ours"] / i2["peer"], 3)}
+    res.update({"threads": threads, "batch": args.batch, "torch": torch.__version__,
+                "numpy": np.__version__, "cpu": machine_info()["cpu"]})
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
