@@ -61,7 +61,7 @@ INTERPOLATIONS = ("none", "trilinear")
 EPS = 1e-5
 """The small constant of the block norms (scikit-image's ``eps``)."""
 _CPU_CHUNK_PIXELS = 1 << 17   # pixels per chunk on the CPU: temporaries stay in L2/L3
-_GPU_CHUNK_PIXELS = 1 << 25   # on a GPU: enough to fill it
+_GPU_CHUNK_PIXELS = 1 << 23   # on a GPU: enough to fill it (an int64 per pixel is 64 MB)
 
 
 # -- validation ------------------------------------------------------------------------------

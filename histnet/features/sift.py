@@ -86,7 +86,7 @@ MAGNIF = 6.0
 COLORS = ("grey", "opponent", "hsv")
 WINDOWS = ("flat", "gaussian")
 _CPU_CHUNK_PIXELS = 1 << 17   # image pixels per chunk on the CPU: the orientation maps stay in cache
-_GPU_CHUNK_PIXELS = 1 << 23   # on a GPU: enough to fill it
+_GPU_CHUNK_PIXELS = 1 << 22   # on a GPU: enough to fill it (the orientation maps are 128 MB)
 
 
 class DenseSift(NamedTuple):
