@@ -22,7 +22,9 @@ the feature matrix; the training features are cached on disk
 parameters), so a second fit with another ``C`` does not extract them again.
 
 Left out: the detector around the classifier (sliding windows over a scale pyramid,
-non-maximum suppression, the retraining on hard negatives).
+non-maximum suppression, the retraining on hard negatives), and any use of ``val`` (no C
+search inside the method: the experiment runner varies C, and the feature cache makes
+each further C cost only an SVM fit).
 
 References
 ----------
