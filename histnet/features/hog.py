@@ -13,8 +13,8 @@ N images are computed at once, with no Python loop over images or pixels:
 3. each pixel votes its gradient magnitude into the unsigned orientation bin (0-180
    degrees) of its cell; all cell histograms of the batch come out of one weighted
    ``bincount`` over (image, cell row, cell column, bin) indices (with the paper's
-   trilinear votes or block window: two separable matrix products, see
-   :func:`_pooled_histograms`);
+   trilinear votes or block window: a weighted pass along the rows and one along the
+   columns, see :func:`_pooled_histograms`);
 4. cells are grouped into overlapping blocks (stride one cell), each block normalised
    (L1, L1-sqrt, L2 or L2-Hys);
 5. the block vectors are concatenated into one feature vector per image.
@@ -331,16 +331,54 @@ def _axis_weights(length: int, cell: int, n_cells: int, interpolation: str, bloc
     return out
 
 
+def _axis_stencil(cell: int, interpolation: str, block: Optional[int], offset: int) -> np.ndarray:
+    """Weights of the pixels of a cell's own and neighbouring cells, along one axis.
+
+    Row ``d + 1`` (d = -1, 0, 1) holds the weights with which the ``cell`` pixels of cell
+    k + d vote for cell k: linear interpolation between cell centres (trilinear) or 1 for
+    the own cell (hard), times the Gaussian block window seen from cell ``offset`` of the
+    block. They do not depend on k (votes for a cell beyond the border are dropped), so
+    they are read off the middle cell of a three-cell axis.
+
+    Returns
+    -------
+    numpy array of shape (3, cell)
+    """
+    return _axis_weights(3 * cell, cell, 3, interpolation, block, offset)[1].reshape(3, cell)
+
+
+def _pool_cells(x, stencil: np.ndarray, n_cells: int, cell: int):
+    """Cell sums along axis 0 of ``x`` (n_cells * cell, R) with a (3, cell) stencil.
+
+    ``out[k] = sum_d sum_v stencil[d + 1, v] x[(k + d) cell + v]``: three weighted sums
+    over each cell's pixels (``einsum``), the neighbours' shifted by one cell.
+
+    Returns
+    -------
+    xp array of shape (n_cells, R)
+    """
+    xp = get_array_module(x)
+    cells = x.reshape(n_cells, cell, -1)
+    weights = to_device(stencil, xp, dtype=x.dtype)
+    out = xp.einsum("v,kvr->kr", weights[1], cells)
+    if n_cells > 1 and stencil[0].any():   # votes from the cell before (source k - 1)
+        out[1:] += xp.einsum("v,kvr->kr", weights[0], cells[:-1])
+    if n_cells > 1 and stencil[2].any():   # votes from the cell after (source k + 1)
+        out[:-1] += xp.einsum("v,kvr->kr", weights[2], cells[1:])
+    return out
+
+
 def _pooled_histograms(magnitude, o_votes, orientations: int, cell, n_cells, interpolation: str,
                        block: Optional[tuple] = None):
     """Cell histograms with the paper's options: trilinear votes and/or the block window.
 
     The votes are separable: each pixel's magnitude is split between orientation bins
-    (scattered into (N, H, W, orientations) maps), and its weight for a cell is a product
+    (scattered into (H, N, W, orientations) maps), and its weight for a cell is a product
     of a row weight and a column weight (linear interpolation between cell centres, times
-    the Gaussian block window along that axis). So the histograms of all cells are two
-    matrix products, ``A @ maps @ B.T``, with A (n_cells_row, H) and B (n_cells_col, W);
-    with the block window there is one (A_i, B_j) pair per cell-in-block offset (i, j).
+    the Gaussian block window along that axis), which depend only on the pixel's place in
+    its cell and on which neighbour the cell is (:func:`_axis_stencil`). So all cells come
+    out of a pass along the rows and one along the columns (:func:`_pool_cells`); with the
+    block window, one pair of passes per cell-in-block offset (i, j).
 
     Returns
     -------
@@ -351,7 +389,7 @@ def _pooled_histograms(magnitude, o_votes, orientations: int, cell, n_cells, int
     n, h, w = magnitude.shape
     (c_row, c_col), (ncr, ncc) = cell, n_cells
     dtype = magnitude.dtype
-    # maps laid out (H, N, W, orientations) so that each pass is one large 2-d GEMM
+    # maps laid out (H, N, W, orientations): each pass reduces the leading axis
     maps = xp.zeros((h, n, w, orientations), dtype=dtype)
     if orientations == 1:
         maps[..., 0] = xp.moveaxis(magnitude, 1, 0)
@@ -367,12 +405,12 @@ def _pooled_histograms(magnitude, o_votes, orientations: int, cell, n_cells, int
     rows_done = {}
     out = {}
     for i, j in offsets:
-        if i not in rows_done:  # rows: (ncr, H) @ (H, N W O) -> (ncr, N, W, O) -> (W, ncr N O)
-            a = to_device(_axis_weights(h, c_row, ncr, interpolation, block[0] if block else None, i), xp, dtype=dtype)
-            pooled = (a @ maps).reshape(ncr, n, w, orientations)
+        if i not in rows_done:  # rows: (H, N W O) -> (ncr, N, W, O) -> (W, ncr N O)
+            pooled = _pool_cells(maps, _axis_stencil(c_row, interpolation, block[0] if block else None, i),
+                                 ncr, c_row).reshape(ncr, n, w, orientations)
             rows_done[i] = xp.ascontiguousarray(pooled.transpose(2, 0, 1, 3)).reshape(w, ncr * n * orientations)
-        b = to_device(_axis_weights(w, c_col, ncc, interpolation, block[1] if block else None, j), xp, dtype=dtype)
-        cells = (b @ rows_done[i]).reshape(ncc, ncr, n, orientations)     # columns: (ncc, W) @ (W, ...)
+        cells = _pool_cells(rows_done[i], _axis_stencil(c_col, interpolation, block[1] if block else None, j),
+                            ncc, c_col).reshape(ncc, ncr, n, orientations)
         out[i, j] = cells.transpose(2, 1, 0, 3) / area                    # (N, ncr, ncc, O)
     return out if block is not None else out[0, 0]
 
