@@ -564,8 +564,9 @@ def hog(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3),
         v / sqrt(|v|_2^2 + eps^2); ``L2-Hys`` L2, then clip at 0.2 and L2 again (the
         paper's choice, after Lowe 2004). eps = 1e-5.
     visualize : bool, default=False
-        Also return ``hog_image``: each cell's histogram drawn as line segments
-        perpendicular to its bins' middle angles, as scikit-image's ``visualize=True``.
+        Also return ``hog_image``: each cell's histogram (before any block window and
+        normalisation) drawn as line segments perpendicular to its bins' middle angles, as
+        scikit-image's ``visualize=True``.
     transform_sqrt : bool, default=False
         Square-root gamma compression of each channel before the gradients (the paper's
         "sqrt gamma"). Images must not be negative.
