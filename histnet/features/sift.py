@@ -476,7 +476,7 @@ def dense_sift(images, bin_size: int = 4, step: int = 8, sizes: Optional[Sequenc
             if sigma > 0:
                 x = _gaussian_smooth(x, sigma)
             maps = _orientation_maps(x, pad, buffers.get(s))               # (m*K, H+2p, W, 8)
-            buffers[s] = maps if s not in buffers else buffers[s]
+            buffers.setdefault(s, maps)  # the first chunk is the largest
             m = maps.shape[0]
             if lattice:
                 every = step // s
