@@ -124,6 +124,28 @@ def test_solution_is_a_stationary_point(digits):
     assert np.all(np.linalg.norm(G, axis=0) <= 1e-6 * np.linalg.norm(G0, axis=0))
 
 
+def test_cg_on_active_rows_only_gives_the_same_solution(digits, monkeypatch):
+    import histnet.classifiers.linear_svm as L
+
+    Xtr, _, ytr, _ = digits
+    calls = []
+    cg = L._conjugate_gradient
+
+    def recording_cg(*args):
+        out = cg(*args)
+        calls.append(out[3])
+        return out
+
+    monkeypatch.setattr(L, "_conjugate_gradient", recording_cg)
+    compact = LinearSVM(C=1.0, tol=1e-10, dtype="float64").fit(Xtr, ytr)
+    assert any(calls)  # the compacted path ran
+    monkeypatch.setattr(L, "COMPACT_BELOW", 0.0)
+    calls.clear()
+    full = LinearSVM(C=1.0, tol=1e-10, dtype="float64").fit(Xtr, ytr)
+    assert not any(calls)
+    np.testing.assert_allclose(compact.coef_, full.coef_, atol=1e-7 * np.abs(full.coef_).max())
+
+
 def test_binary_problem_is_one_classifier_like_sklearn(digits):
     Xtr, Xte, ytr, yte = digits
     keep, keep_te = np.isin(ytr, [3, 8]), np.isin(yte, [3, 8])
@@ -334,10 +356,10 @@ def test_softmax_equals_sklearn_logistic_regression(digits):
     from histnet.classifiers import SoftmaxRegression
 
     Xtr, Xte, ytr, yte = digits
-    ref = LogisticRegression(C=0.1, tol=1e-10, max_iter=5000).fit(Xtr, ytr)
+    ref = LogisticRegression(C=0.1, solver="newton-cg", tol=1e-8, max_iter=5000).fit(Xtr, ytr)
     ours = SoftmaxRegression(C=0.1, tol=1e-8, dtype="float64").fit(Xtr, ytr)
-    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-4)
-    np.testing.assert_allclose(ours.predict_proba(Xte), ref.predict_proba(Xte), atol=1e-4)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(ours.predict_proba(Xte), ref.predict_proba(Xte), atol=1e-6)
     np.testing.assert_allclose(np.exp(ours.predict_log_proba(Xte)), ours.predict_proba(Xte), rtol=1e-10)
     m32 = SoftmaxRegression(C=0.1).fit(Xtr, ytr)
     assert m32.coef_.dtype == np.float32

@@ -38,14 +38,19 @@ rule for every class after 15 Newton iterations and 1250 GEMMs (about 600 CG ste
 with LinearSVC's held-out accuracy; scipy's L-BFGS-B (10 corrections) on the stacked
 objective was still 19 times above that gradient tolerance after 400 iterations
 (about 820 GEMMs), and its progress was slowing. The problem is badly conditioned
-(H ~ I + 2C X^T X) and Newton-CG handles that better.
+(H ~ I + 2C X^T X) and Newton-CG handles that better. Two refinements were measured
+on the same problem, in passes over X (GEMMs weighted by the rows they touch): CG on
+only the rows that are active for some unfinished class (``COMPACT_BELOW``) cut the
+work from 1250 to about 640 passes, so it is used; the diagonal preconditioner that
+LIBLINEAR adopted (Hsia, Chiang & Lin 2018; M = (1 - a) I + a diag(H), a = 0.01 to 1)
+raised it to 790-1160 passes on these random-projection features, so there is none.
 LIBLINEAR's primal solver globalises the Newton step with a trust region (TRON, Lin,
 Weng & Keerthi 2008); Galli & Lin (2022) study trust region against line search for
 these problems and find line search competitive; it is simpler to vectorise over
 classes, so we use it.
 
 What it leaves out: L1 regularisation, the hinge (not squared) loss, class and sample
-weights, sparse input, Crammer-Singer multi-class, and CG preconditioning.
+weights, sparse input, Crammer-Singer multi-class, and CG preconditioning (above).
 
 References
 ----------
@@ -57,6 +62,9 @@ Lin, C.-J., Weng, R. C. & Keerthi, S. S. (2008). Trust region Newton method for
     large-scale logistic regression. JMLR 9, 627-650.
 Hsieh, C.-J., Chang, K.-W., Lin, C.-J., Keerthi, S. S. & Sundararajan, S. (2008). A dual
     coordinate descent method for large-scale linear SVM. ICML 2008, 408-415.
+Hsia, C.-Y., Chiang, W.-L. & Lin, C.-J. (2018). Preconditioned conjugate gradient
+    methods in truncated Newton frameworks for large-scale linear classification.
+    ACML 2018, PMLR 95, 312-326.
 Keerthi, S. S. & DeCoste, D. (2005). A modified finite Newton method for fast solution
     of large scale linear SVMs. JMLR 6, 341-361.
 Galli, L. & Lin, C.-J. (2022). A study on truncated Newton methods for linear
@@ -83,6 +91,9 @@ EPS_CG = 0.1
 # Armijo constant and the most halvings of the step before a class is declared stuck.
 ARMIJO = 1e-2
 MAX_HALVINGS = 30
+# CG drops the rows that are inactive for every class left when fewer than this
+# fraction of rows remain (the gather costs about one pass over X).
+COMPACT_BELOW = 0.9
 
 
 # -- the model: X~ W, X~^T R ---------------------------------------------------------------
@@ -168,10 +179,19 @@ def _conjugate_gradient(X, active, G, C, s, todo, max_iter):
 
     Each class stops when |residual_k| <= EPS_CG |G_k|; finished and excluded classes
     keep their step fixed (their coefficient is 0), so one GEMM pair serves all.
+    Samples inside the margin of every class still being solved add nothing to H
+    (their row of ``active`` is 0 there); when they are at least ``1 - COMPACT_BELOW``
+    of the data, CG runs on the other rows only (one gather of X, then GEMMs on fewer
+    rows; near the optimum that is a fraction of them).
 
     Returns S (d+1, K), X~ S (n, K) and the number of CG steps taken.
     """
     xp = get_array_module(X)
+    used = (active * todo).max(axis=1) > 0
+    compact = float(used.mean()) < COMPACT_BELOW
+    if compact:
+        rows = xp.flatnonzero(used)
+        X, active = X[rows], active[rows]
     S = xp.zeros_like(G)
     XS = xp.zeros(active.shape, dtype=G.dtype)
     R = -G * todo
@@ -194,7 +214,7 @@ def _conjugate_gradient(X, active, G, C, s, todo, max_iter):
         D = R + beta * D
         rr = rr_new
         steps += 1
-    return S, XS, steps
+    return S, XS, steps, compact
 
 
 def _line_search(W, G, S, margin, YXS, C, todo):
@@ -278,7 +298,9 @@ def fit_one_vs_rest(X, Y, C, intercept_scaling, tol, max_iter, max_cg_iter, prog
             converged = True
             break
         active = (margin > 0).astype(X.dtype)
-        S, XS, cg_steps = _conjugate_gradient(X, active, G, C, s, todo, max_cg_iter)
+        S, XS, cg_steps, compact = _conjugate_gradient(X, active, G, C, s, todo, max_cg_iter)
+        if compact:  # the line search needs X~ S on every row, not only those CG used
+            XS = _forward(X, S, s)
         t, newly_stuck = _line_search(W, G, S, margin, Y * XS, C, todo)
         stuck = stuck | newly_stuck
         W += t * S
