@@ -211,6 +211,7 @@ class HogSvm(Method):
             self.mean_ = self.xp.zeros(X.shape[1], FLOAT)
             self.scale_ = self.xp.ones(X.shape[1], FLOAT)
         self.n_classes_ = train.n_classes
+        self.example_ = np.asarray(train.get_images([0])[0])  # drawn by visualize()
         self.svm_ = LinearSVM(C=float(c.C), max_iter=int(c.svm_max_iter), tol=float(c.svm_tol)).fit(
             X, train.labels, progress=self.progress)
         return self
@@ -273,9 +274,24 @@ class HogSvm(Method):
         self.n_classes_, self.image_shape_ = n_classes, image_shape
 
     def describe(self) -> dict:
+        """Feature size, parameters, and FLOPs per image.
+
+        FLOPs are an estimate: about 20 per pixel for gradients, magnitude, orientation and
+        the bilinear votes, 4 per block entry for normalisation, and 2 per SVM weight.
+        """
         out = {}
         if hasattr(self, "image_shape_"):
             out["feature_dim"] = self.feature_dim()
         if hasattr(self, "svm_"):
             out["n_params"] = int(self.svm_.coef_.size + self.svm_.intercept_.size + 2 * out["feature_dim"])
+            h, w = self.image_shape_[:2]
+            out["flops_per_image"] = int(20 * h * w + 4 * out["feature_dim"] + 2 * self.svm_.coef_.size)
         return out
+
+    def visualize(self) -> dict:
+        """A training image and its HOG picture (dominant orientation per cell)."""
+        if not hasattr(self, "example_"):
+            return {}
+        grey = to_host(_grey_uint8(self.example_[None], np))[0]
+        _, picture = hog(grey[None], visualize=True, **self._hog_params())
+        return {"input": grey, "HOG": to_host(picture)[0]}
