@@ -208,7 +208,8 @@ class RBM(TransformerMixin, BaseEstimator):
     n_epochs_ : int
         Epochs trained so far (``fit`` resets it).
     history_ : list of dict
-        Per epoch: ``epoch``, ``reconstruction_error``, ``free_energy_train`` and, with
+        Per epoch: ``epoch``, ``hidden_activity`` (mean P(h=1|v) on 256 rows; a warning says
+        when it saturates), ``reconstruction_error``, ``free_energy_train`` and, with
         held-out data, ``free_energy_val`` and ``free_energy_gap`` (val - train; a gap
         that keeps growing means overfitting, Hinton 2010 section 6), ``seconds``.
 
@@ -755,6 +756,15 @@ class RBM(TransformerMixin, BaseEstimator):
         self._check_finite(epoch)
         self.n_epochs_ = epoch + 1
         rec = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0}
+        # Dead hidden units (every P(h|v) ~ 0 or ~ 1) stop CD learning for good; a step too
+        # large for dense inputs causes it (Hinton 2010, section 5). Checked on 256 rows.
+        activity = float(self._mean_hiddens(Xd[:256]).mean())
+        rec["hidden_activity"] = activity
+        if (activity < 1e-3 or activity > 1 - 1e-3) and not getattr(self, "_warned_dead", False):
+            self._warned_dead = True
+            warnings.warn(
+                f"{self.name}: hidden units have saturated (mean P(h=1|v) {activity:.2g} after epoch {epoch + 1}); "
+                f"lower learning_rate (now {self.learning_rate}) or set a sparsity_target", UserWarning, stacklevel=3)
         if self.progress is not None or Xv is not None:
             m = min(n, 1000)
             sub = Xd[:m]

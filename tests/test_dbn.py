@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 from histnet.backend import to_host
 from histnet.data import ArrayDataset
 from histnet.dbn import DBN, plot_filters, plot_samples
-from histnet.errors import ConfigError, DataError
+from histnet.errors import CheckpointError, ConfigError, DataError
 from histnet.evaluate import evaluate
 from histnet.methods import get_method, make_config
 
@@ -158,3 +158,6 @@ def test_method_resumes_pretraining_from_its_checkpoint(tmp_path):
     # the fine-tuning resumed at its end: nothing retrained, same weights
     np.testing.assert_array_equal(to_host(a.model_.mlp_.layers[0].params["W"]),
                                   to_host(b.model_.mlp_.layers[0].params["W"]))
+    other = make_config(cls, {"hidden_layers": "16,8", "rbm_epochs": "2", "finetune_epochs": "1"})
+    with pytest.raises(CheckpointError, match="rbm_epochs"):
+        cls(other, seed=0, workdir=tmp_path, resume=True).fit(train)

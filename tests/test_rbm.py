@@ -262,3 +262,12 @@ def test_check_estimator():
 
     check_estimator(RBM(n_components=3, n_iter=2, batch_size=10, visible="gaussian", learning_rate=0.01))
     check_estimator(RBM(n_components=3, n_iter=2, batch_size=10), expected_failed_checks=BERNOULLI_EXPECTED_FAILURES)
+
+
+def test_warns_when_hidden_units_saturate():
+    X = tiny_data(100)
+    rbm = RBM(4, n_iter=0, learning_rate=1e-6, random_state=0, name="RBM 3").fit(X)
+    rbm.intercept_hidden_[...] = -40.0  # every unit off, as after the collapse a large step causes
+    with pytest.warns(UserWarning, match=r"RBM 3: hidden units have saturated .* after epoch 1"):
+        rbm._fit_epoch(X)
+    assert rbm.history_[-1]["hidden_activity"] < 1e-3

@@ -28,6 +28,8 @@ Images are read into memory as float32 for pretraining (MNIST: 190 MB; CIFAR-10:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +50,8 @@ class DBNConfig:
     visible: str = "auto"  # "bernoulli" (grey / 255), "gaussian" (standardised), "auto": by channels
     pretrain: bool = True  # false: the same MLP from a random (Glorot) initialisation
     rbm_epochs: int = 30  # per layer (Hinton et al. 2006: 30 sweeps)
-    rbm_lr: float = 0.1  # CD learning rate of Bernoulli layers
+    rbm_lr: float = 0.1  # CD learning rate of a Bernoulli first layer (pixels)
+    upper_rbm_lr: float = 0.02  # of the layers above (dense inputs; 0.1 kills a 2000-unit layer)
     gaussian_lr: float = 0.01  # of a Gaussian first layer
     rbm_batch_size: int = 100
     cd_k: int = 1
@@ -75,7 +78,7 @@ class DBNMethod(Method):
     summary = "stacked RBMs (CD-1, greedy layer-wise) fine-tuned as a sigmoid MLP by backprop"
     Config = DBNConfig
     profiles = {
-        "quick": {"hidden_layers": (500, 500, 1000), "rbm_epochs": 3, "finetune_epochs": 15},
+        "quick": {"hidden_layers": (500, 500, 1000), "rbm_epochs": 10, "finetune_epochs": 20},
         "full": {},
     }
 
@@ -142,7 +145,8 @@ class DBNMethod(Method):
     def _estimator(self) -> DBN:
         cfg = self.config
         return DBN(tuple(int(s) for s in cfg.hidden_layers), visible=self.visible_, pretrain=cfg.pretrain,
-                   rbm_epochs=cfg.rbm_epochs, rbm_learning_rate=cfg.rbm_lr, gaussian_learning_rate=cfg.gaussian_lr,
+                   rbm_epochs=cfg.rbm_epochs, rbm_learning_rate=cfg.rbm_lr, upper_learning_rate=cfg.upper_rbm_lr,
+                   gaussian_learning_rate=cfg.gaussian_lr,
                    rbm_batch_size=cfg.rbm_batch_size, k=cfg.cd_k, persistent=cfg.persistent,
                    rbm_weight_decay=cfg.rbm_weight_decay,
                    sparsity_target=cfg.sparsity_target if cfg.sparsity_target > 0 else None,
@@ -154,14 +158,25 @@ class DBNMethod(Method):
     def _pretrain(self, X, Xv):
         """Greedy pretraining, one checkpoint per finished layer when there is a workdir."""
         path = self.workdir / "dbn-pretrain.npz" if self.workdir is not None else None
+        # what the saved layers depend on; a checkpoint of other settings is refused
+        recipe = {k: v for k, v in dataclasses.asdict(self.config).items()
+                  if k.startswith(("rbm_", "gaussian_", "cd_", "persistent", "sparsity", "hidden", "visible"))}
+        recipe.update(seed=self.seed, n_train=int(X.shape[0]), n_features=int(X.shape[1]))
+        recipe = json.loads(json.dumps(recipe))
         rbms = []
         if path is not None and self.resume and path.exists():
-            rbms = _rbms_from_state(load_npz(path), self.model_, self.backend, str(path))
+            state = load_npz(path)
+            saved = json.loads(str(state.get("rbm/recipe", "{}")))
+            if saved != recipe:
+                diff = sorted(k for k in set(saved) | set(recipe) if saved.get(k) != recipe.get(k))
+                raise CheckpointError(f"{path}: pretraining checkpoint was made with other settings "
+                                      f"({', '.join(diff)}); delete it or use another workdir")
+            rbms = _rbms_from_state(state, self.model_, self.backend, str(path))
         n_layers = len(self.config.hidden_layers)
         while len(rbms) < n_layers:
             rbms = self.model_.pretrain_layers(X, Xv, seed=self.seed, start=rbms, n_layers=len(rbms) + 1)
             if path is not None:
-                save_npz(path, _rbm_state(rbms))
+                save_npz(path, {**_rbm_state(rbms), "rbm/recipe": np.array(json.dumps(recipe))})
         return rbms
 
     def predict_scores(self, images: np.ndarray) -> np.ndarray:
