@@ -93,7 +93,7 @@ def test_scaler_floor_and_errors():
     X = np.array([[0.0, 0.0], [0.0, 2.0], [0.01, 4.0]])
     sc = StandardScaler(min_std=0.1).fit(X)
     np.testing.assert_allclose(sc.scale_, [0.1, np.std([0, 2, 4])], rtol=1e-6)
-    with pytest.raises(InvalidInputError, match="X has 3 features, earlier batches had 2"):
+    with pytest.raises(InvalidInputError, match="X has 3 features, but StandardScaler is expecting 2 features"):
         sc.partial_fit(np.zeros((2, 3)))
     with pytest.raises(InvalidInputError, match="NaN or inf"):
         StandardScaler().fit(np.array([[np.nan, 1.0]]))

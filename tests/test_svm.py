@@ -290,7 +290,7 @@ def test_shape_errors_and_not_fitted(digits):
     with pytest.raises(InvalidInputError, match="must be 2-d"):
         LinearSVM().fit(Xtr[0], ytr[:1])
     m = LinearSVM(C=0.1).fit(Xtr, ytr)
-    with pytest.raises(InvalidInputError, match="X has 10 features, the model was fitted on 64"):
+    with pytest.raises(InvalidInputError, match="X has 10 features, but LinearSVM is expecting 64 features"):
         m.predict(Xte[:, :10])
     # all of these are HistnetErrors and ValueErrors (scikit-learn's convention)
     assert issubclass(InvalidInputError, HistnetError) and issubclass(InvalidInputError, ValueError)
@@ -382,3 +382,31 @@ def test_softmax_standin_equals_numpy_and_api(digits):
         SoftmaxRegression().fit(Xtr[:4], np.ones(4))
     with pytest.raises(ConfigError, match="C=-2"):
         SoftmaxRegression(C=-2).fit(Xtr, ytr)
+
+
+@pytest.mark.parametrize("make", ["LinearSVM", "SoftmaxRegression", "StandardScaler"])
+def test_scikit_learn_estimator_checks_pass(make):
+    """scikit-learn's own estimator conventions (clone, input validation, dtypes, ...)."""
+    import histnet.classifiers as hc
+    from sklearn.utils.estimator_checks import check_estimator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_estimator(getattr(hc, make)())
+
+
+def test_sklearn_style_messages_for_y():
+    from sklearn.exceptions import DataConversionWarning
+
+    X = np.random.default_rng(0).standard_normal((12, 3))
+    y = np.arange(12) % 3
+    with pytest.raises(InvalidInputError, match="Unknown label type: continuous"):
+        LinearSVM().fit(X, y + 0.5)
+    with pytest.raises(InvalidInputError, match="target y is None"):
+        LinearSVM().fit(X, None)
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        LinearSVM().fit(X, y[:, None])
+    import scipy.sparse as sp
+
+    with pytest.raises(InvalidInputError, match="sparse input is not supported"):
+        LinearSVM().fit(sp.csr_matrix(X), y)

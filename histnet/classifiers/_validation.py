@@ -10,9 +10,11 @@ cupy (or stand-in) array with cupy. Labels are small and always moved to the hos
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
-from sklearn.exceptions import NotFittedError
+import scipy.sparse as sp
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 
 from ..backend import get_array_module, is_device_array, to_host
 from ..errors import ConfigError, DataError
@@ -26,6 +28,10 @@ class InvalidInputError(DataError, ValueError):
     """
 
 
+class InvalidInputTypeError(InvalidInputError, TypeError):
+    """``X`` holds objects that are not numbers; also a ``TypeError`` (scikit-learn's convention)."""
+
+
 class NotFittedEstimatorError(DataError, NotFittedError):
     """A classifier was used before ``fit``; also scikit-learn's ``NotFittedError``."""
 
@@ -36,27 +42,45 @@ def check_features(X, name: str, dtype=None, allow_empty: bool = False):
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        numpy array (or anything ``np.asarray`` takes) or a device array.
+        numpy array (or anything ``np.asarray`` takes, object arrays of numbers
+        included) or a device array. Sparse matrices are refused.
     name : str
         Who is checking, for the message (e.g. ``"LinearSVM.fit"``).
     dtype : numpy dtype, optional
         Cast to this floating dtype (a copy only when the dtype differs).
+    allow_empty : bool
+        Accept zero rows (prediction on an empty batch).
 
     Raises
     ------
     InvalidInputError
-        ``X`` is not 2-d, is empty, is not numeric, or holds NaN or inf.
+        ``X`` is sparse, not 2-d, has no rows or no columns, is not numeric (complex
+        included), or holds NaN or inf. The wording follows scikit-learn's where its
+        estimator checks look for it.
     """
+    if sp.issparse(X):
+        raise InvalidInputError(f"{name}: X is a sparse matrix; sparse input is not supported, "
+                                "pass a dense array (X.toarray())")
     if not is_device_array(X):
         try:
             X = np.asarray(X)
+            if X.dtype == object:
+                X = X.astype(np.float64)
         except (TypeError, ValueError) as e:
-            raise InvalidInputError(f"{name}: X is not an array ({e})") from None
+            raise InvalidInputTypeError(f"{name}: X is not a numeric array ({e})") from None
     xp = get_array_module(X)
     if X.ndim != 2:
-        raise InvalidInputError(f"{name}: X must be 2-d (n_samples, n_features), got shape {tuple(X.shape)}")
+        raise InvalidInputError(f"{name}: X must be 2-d (n_samples, n_features), got shape {tuple(X.shape)}; "
+                                "Reshape your data with X.reshape(-1, 1) for one feature or "
+                                "X.reshape(1, -1) for one sample")
     if X.shape[0] == 0 and not allow_empty:
-        raise InvalidInputError(f"{name}: X has no rows")
+        raise InvalidInputError(f"{name}: X has 0 sample(s) (shape={tuple(X.shape)}) while a minimum of 1 "
+                                "is required")
+    if X.shape[1] == 0:
+        raise InvalidInputError(f"{name}: X has 0 feature(s) (shape={tuple(X.shape)}) while a minimum of 1 "
+                                "is required.")
+    if X.dtype.kind == "c":
+        raise InvalidInputError(f"{name}: X is complex; Complex data not supported")
     if X.dtype.kind not in "biuf":
         raise InvalidInputError(f"{name}: X must be numeric, got dtype {X.dtype}")
     if dtype is not None:
@@ -66,16 +90,32 @@ def check_features(X, name: str, dtype=None, allow_empty: bool = False):
     return X
 
 
-def check_labels(y, n_samples: int, name: str):
+def check_n_features(X, n_features: int, estimator, method: str):
+    """Raise :class:`InvalidInputError` unless X has the ``n_features`` columns of ``fit``."""
+    if X.shape[1] != n_features:
+        cls = type(estimator).__name__
+        raise InvalidInputError(f"{cls}.{method}: X has {X.shape[1]} features, but {cls} is expecting "
+                                f"{n_features} features as input (the number it was fitted on)")
+
+
+def check_labels(y, n_samples: int, name: str, classification: bool = True):
     """Return ``y`` as a host 1-d numpy array of length ``n_samples``.
+
+    A column vector (n, 1) is accepted with scikit-learn's ``DataConversionWarning``.
 
     Raises
     ------
     InvalidInputError
-        ``y`` is not 1-d (a column vector is accepted), has the wrong length, or holds NaN.
+        ``y`` is None, not 1-d, has the wrong length, holds NaN, or (for a classifier)
+        is continuous.
     """
+    if y is None:
+        raise InvalidInputError(f"{name}: requires y to be passed, but the target y is None")
     y = to_host(y) if is_device_array(y) else np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(f"A column-vector y was passed when a 1d array was expected ({name}); "
+                      "change the shape of y to (n_samples,), for example with ravel()",
+                      DataConversionWarning, stacklevel=3)
         y = y[:, 0]
     if y.ndim != 1:
         raise InvalidInputError(f"{name}: y must be 1-d (n_samples,), got shape {y.shape}")
@@ -83,6 +123,9 @@ def check_labels(y, n_samples: int, name: str):
         raise InvalidInputError(f"{name}: X has {n_samples} rows but y has {len(y)} labels")
     if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
         raise InvalidInputError(f"{name}: y contains NaN or inf")
+    if classification and y.dtype.kind == "f" and np.any(y != np.round(y)):
+        raise InvalidInputError(f"{name}: Unknown label type: continuous (y holds non-integer numbers; "
+                                "a classifier needs class labels)")
     return y
 
 

@@ -81,8 +81,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..backend import get_array_module, to_host
 from ..progress import Stage
-from ._validation import (InvalidInputError, check_features, check_fitted, check_float_dtype,
-                          check_labels, check_positive, encode_labels, match_device)
+from ._validation import (check_features, check_fitted, check_float_dtype, check_labels,
+                          check_n_features, check_positive, encode_labels, match_device)
 
 __all__ = ["LinearSVM", "squared_hinge_objective", "one_vs_rest_targets"]
 
@@ -446,9 +446,7 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         check_fitted(self, "coef_")
         name = type(self).__name__
         X = check_features(X, f"{name}.decision_function", dtype=self.coef_.dtype, allow_empty=True)
-        if X.shape[1] != self.n_features_in_:
-            raise InvalidInputError(f"{name}.decision_function: X has {X.shape[1]} features, "
-                                    f"the model was fitted on {self.n_features_in_}")
+        check_n_features(X, self.n_features_in_, self, "decision_function")
         xp = get_array_module(X)
         scores = X @ match_device(self.coef_, xp).T + match_device(self.intercept_, xp)
         return scores[:, 0] if scores.shape[1] == 1 else scores

@@ -17,11 +17,12 @@ Chan, T. F., Golub, G. H. & LeVeque, R. J. (1979). Updating formulae and a pairw
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import get_array_module
-from ._validation import (InvalidInputError, check_features, check_fitted, check_float_dtype,
-                          match_device)
+from ._validation import (check_features, check_fitted, check_float_dtype,
+                          check_n_features, match_device)
 
 __all__ = ["StandardScaler"]
 
@@ -40,8 +41,9 @@ class StandardScaler(TransformerMixin, BaseEstimator):
         zero variance is divided by 1 (scikit-learn's rule) when ``min_std`` is 0. A
         floor keeps features that are almost constant in training (the border pixels
         of MNIST) from being blown up at test time.
-    dtype : {"float32", "float64"}, default="float32"
-        dtype of ``transform``'s output and of ``mean_``/``scale_``.
+    dtype : {None, "float32", "float64"}, default=None
+        dtype of ``transform``'s output and of ``mean_``/``scale_``; None keeps the
+        floating dtype of the first batch (float32 for integer input), as scikit-learn.
 
     Attributes
     ----------
@@ -54,7 +56,7 @@ class StandardScaler(TransformerMixin, BaseEstimator):
     All arrays live on the device of the data passed to ``partial_fit``.
     """
 
-    def __init__(self, *, with_mean=True, with_std=True, min_std=0.0, dtype="float32"):
+    def __init__(self, *, with_mean=True, with_std=True, min_std=0.0, dtype=None):
         self.with_mean = with_mean
         self.with_std = with_std
         self.min_std = min_std
@@ -73,8 +75,13 @@ class StandardScaler(TransformerMixin, BaseEstimator):
         m = m_a + (m_b - m_a) n_b / n,  M = M_a + M_b + (m_b - m_a)^2 n_a n_b / n.
         """
         name = f"{type(self).__name__}.partial_fit"
-        dtype = check_float_dtype(self.dtype, type(self).__name__)
         X = check_features(X, name)
+        if self.dtype is not None:
+            dtype = check_float_dtype(self.dtype, type(self).__name__)
+        elif hasattr(self, "scale_"):
+            dtype = self.scale_.dtype
+        else:
+            dtype = X.dtype if X.dtype.kind == "f" and X.dtype.itemsize >= 4 else np.dtype(np.float32)
         xp = get_array_module(X)
         n_b = X.shape[0]
         X64 = X.astype(xp.float64)
@@ -84,9 +91,7 @@ class StandardScaler(TransformerMixin, BaseEstimator):
         if not hasattr(self, "n_samples_seen_"):
             self.n_samples_seen_, self._mean64, self._m2 = n_b, mean_b, m2_b
         else:
-            if X.shape[1] != self._mean64.shape[0]:
-                raise InvalidInputError(f"{name}: X has {X.shape[1]} features, earlier batches had "
-                                        f"{self._mean64.shape[0]}")
+            check_n_features(X, self._mean64.shape[0], self, "partial_fit")
             n_a = self.n_samples_seen_
             n = n_a + n_b
             delta = mean_b - self._mean64
@@ -107,9 +112,7 @@ class StandardScaler(TransformerMixin, BaseEstimator):
         check_fitted(self, "scale_")
         name = f"{type(self).__name__}.transform"
         X = check_features(X, name, dtype=self.scale_.dtype, allow_empty=True)
-        if X.shape[1] != self.scale_.shape[0]:
-            raise InvalidInputError(f"{name}: X has {X.shape[1]} features, the scaler was fitted on "
-                                    f"{self.scale_.shape[0]}")
+        check_n_features(X, self.n_features_in_, self, "transform")
         xp = get_array_module(X)
         return (X - match_device(self.mean_, xp)) / match_device(self.scale_, xp)
 

@@ -18,9 +18,10 @@ residual of 0.1 |g|, then a backtracking line search whose change of F is evalua
 from the rows' log-sum-exp *changes* (``log1p`` of a sum of ``expm1`` for small steps),
 so float32 does not stall near the optimum. Stops when |g| <= ``tol`` |g(0)|.
 
-What it leaves out: L1 / elastic-net penalties, class and sample weights, the
-one-vs-rest binary variant (two classes are a two-column softmax here, not a single
-logistic unit as in scikit-learn), warm starts.
+What it leaves out: L1 / elastic-net penalties, class and sample weights, warm starts.
+Two classes are a two-column softmax here, not scikit-learn's single logistic unit:
+the optimum differs (the penalty counts both columns), but ``decision_function``
+returns the log-odds (n_samples,) as scikit-learn's binary classifiers do.
 
 References
 ----------
@@ -40,8 +41,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..backend import get_array_module, to_host
 from ..progress import Stage
-from ._validation import (InvalidInputError, check_features, check_fitted, check_float_dtype,
-                          check_labels, check_positive, encode_labels, match_device)
+from ._validation import (check_features, check_fitted, check_float_dtype, check_labels,
+                          check_n_features, check_positive, encode_labels, match_device)
 from .linear_svm import ARMIJO, EPS_CG, MAX_HALVINGS, _backward, _forward
 
 __all__ = ["SoftmaxRegression", "softmax_objective", "softmax"]
@@ -247,29 +248,36 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         return self
 
-    def decision_function(self, X):
+    def _logits(self, X):
         """Logits X W + b, shape (n_samples, n_classes), on the device of X."""
         check_fitted(self, "coef_")
         name = type(self).__name__
         X = check_features(X, f"{name}.decision_function", dtype=self.coef_.dtype, allow_empty=True)
-        if X.shape[1] != self.n_features_in_:
-            raise InvalidInputError(f"{name}.decision_function: X has {X.shape[1]} features, "
-                                    f"the model was fitted on {self.n_features_in_}")
+        check_n_features(X, self.n_features_in_, self, "decision_function")
         xp = get_array_module(X)
         return X @ match_device(self.coef_, xp).T + match_device(self.intercept_, xp)
 
+    def decision_function(self, X):
+        """Logits X W + b, shape (n_samples, n_classes), on the device of X.
+
+        With two classes, the log-odds of ``classes_[1]``, shape (n_samples,), as
+        scikit-learn's binary classifiers return.
+        """
+        Z = self._logits(X)
+        return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
+
     def predict_proba(self, X):
         """Class probabilities softmax(X W + b), shape (n_samples, n_classes)."""
-        return softmax(self.decision_function(X))
+        return softmax(self._logits(X))
 
     def predict_log_proba(self, X):
         """log of :meth:`predict_proba`, computed stably."""
-        Z = self.decision_function(X)
+        Z = self._logits(X)
         return Z - _log_sum_exp(Z)[:, None]
 
     def predict(self, X):
         """The most probable class; on the device of X for numeric labels, else host."""
-        index = self.decision_function(X).argmax(axis=1)
+        index = self._logits(X).argmax(axis=1)
         xp = get_array_module(index)
         if xp is np or self.classes_.dtype.kind not in "biuf":
             return self.classes_[to_host(index)]
