@@ -175,7 +175,8 @@ class PixelsSvm(Method):
             X[start:start + len(feats)] = feats
             start += len(feats)
             stage.update(b)
-        X = scaler.transform(X)
+        X -= scaler.mean_  # in place: the training matrix is the largest array here
+        X /= scaler.scale_
         self.scaler_ = scaler
         self.n_classes_ = train.n_classes
         self.svm_ = LinearSVM(C=float(c.C), max_iter=int(c.max_iter), tol=float(c.tol), dtype=c.dtype)
