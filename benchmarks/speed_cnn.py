@@ -18,9 +18,10 @@ Prints one JSON line::
 
 Usage::
 
-    python benchmarks/speed_cnn.py [--batch 128] [--steps 5] [--reps 3] [--skip-227] [--profile]
+    python benchmarks/speed_cnn.py [--batch 128] [--steps 5] [--reps 3] [--skip-227] [--profile] [--layouts]
 
-``--profile`` adds a per-layer time breakdown of one histnet training step (stderr).
+``--profile`` adds a per-layer time breakdown of one histnet training step (stderr);
+``--layouts`` times conv1+conv2 forward in NHWC (histnet's layout) against NCHW.
 """
 
 from __future__ import annotations
@@ -158,6 +159,44 @@ def profile_step(ours, file=sys.stderr):
             print(f"  {k:14s} {v * 1e3:8.1f} ms  {100 * v / total:5.1f}%", file=file)
 
 
+def layout_comparison(batch=128, reps=3):
+    """Forward im2col + GEMM of alexnet-cifar's conv1 and conv2 in NHWC and in NCHW (ms, best).
+
+    NHWC is what histnet uses (:func:`histnet.nn.conv.im2col`). The NCHW variant builds
+    patches as (N, Ho, Wo, C, kh, kw) from an NCHW array, the natural order there, and
+    transposes the GEMM output back to NCHW, as an NCHW layer must.
+    """
+    from histnet.nn.conv import im2col, pad_hw
+
+    def nchw(x, w, k, pad):  # x (N, C, H, W), w (F, C, k, k)
+        xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        n, c, h, wd = x.shape
+        sn, sc, sh, sw = xp.strides
+        v = np.lib.stride_tricks.as_strided(xp, (n, h, wd, c, k, k), (sn, sh, sw, sc, sh, sw))
+        y = np.ascontiguousarray(v).reshape(n * h * wd, -1) @ w.reshape(w.shape[0], -1).T
+        return np.ascontiguousarray(y.reshape(n, h, wd, -1).transpose(0, 3, 1, 2))
+
+    def nhwc(x, w, k, pad):  # x (N, H, W, C), w (F, k, k, C)
+        n, h, wd, _ = x.shape
+        cols = im2col(pad_hw(x, pad), k, k, 1, h, wd)
+        return cols.reshape(n * h * wd, -1) @ w.reshape(w.shape[0], -1).T
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, (c, f, size) in {"conv1": (3, 64, 32), "conv2": (64, 64, 16)}.items():
+        x = rng.standard_normal((batch, size, size, c)).astype(np.float32)
+        w = rng.standard_normal((f, 5, 5, c)).astype(np.float32)
+        xc, wc = np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.ascontiguousarray(w.transpose(0, 3, 1, 2))
+        best = {"nhwc": 1e9, "nchw": 1e9}
+        for _ in range(reps):
+            for key, fn, args in (("nhwc", nhwc, (x, w)), ("nchw", nchw, (xc, wc))):
+                t = time.perf_counter()
+                fn(*args, 5, 2)
+                best[key] = min(best[key], time.perf_counter() - t)
+        out[name] = {k: round(v * 1e3, 1) for k, v in best.items()}
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=128)
@@ -166,6 +205,8 @@ def main(argv=None):
     ap.add_argument("--skip-227", action="store_true", help="skip the 227-px alexnet comparison")
     ap.add_argument("--batch-227", type=int, default=32)
     ap.add_argument("--profile", action="store_true", help="per-layer breakdown on stderr")
+    ap.add_argument("--layouts", action="store_true",
+                    help="also time conv1+conv2 forward (im2col + GEMM) in NHWC and NCHW")
     args = ap.parse_args(argv)
 
     import torch
@@ -202,6 +243,8 @@ def main(argv=None):
                              "train_ratio": round(t2["ours"] / t2["peer"], 3),
                              "ours_infer_img_s": round(i2["ours"], 2), "peer_infer_img_s": round(i2["peer"], 2),
                              "infer_ratio": round(i2["ours"] / i2["peer"], 3)}
+    if args.layouts:
+        res["layout_ms"] = layout_comparison(args.batch)
     res.update({"threads": threads, "batch": args.batch, "torch": torch.__version__,
                 "numpy": np.__version__, "cpu": machine_info()["cpu"]})
     print(json.dumps(res))
