@@ -22,8 +22,9 @@ outer iteration takes a truncated Newton step per class: conjugate gradient on
 H_k s_k = -g_k for all k in parallel (two GEMMs per CG step, the CG coefficients a
 vector over classes, a class dropping out when its residual falls below
 ``0.1 |g_k|``, LIBLINEAR's ``eps_cg``), then a backtracking (Armijo) line search per
-class. The line search is nearly free: X~ s_k is a by-product of CG, so f_k along the
-step is an (n, K) elementwise expression, evaluated as the *change* of f_k so that
+class. The line search is nearly free: X~ s_k is a by-product of CG (one extra GEMM
+when CG ran on a subset of the rows, below), so f_k along the step is an (n, K)
+elementwise expression, evaluated as the *change* of f_k so that
 float32 rounding of the objective itself does not stall it near the optimum.
 
 Stopping is LIBLINEAR's: class k is done when
@@ -33,7 +34,7 @@ Why Newton-CG and not L-BFGS or dual coordinate descent: dual coordinate descent
 (Hsieh et al. 2008) visits one sample at a time, a loop that does not vectorise or
 run on a GPU. Newton-CG and L-BFGS both reduce to GEMMs over all classes at once, so
 we counted GEMMs on the speed benchmark's problem (``benchmarks/speed_svm.py``:
-4000 x 2000 float32, 10 classes, C=1, tol=1e-4): Newton-CG met LIBLINEAR's stopping
+4000 x 2000 float32, 10 classes, C=1, tol=1e-4): Newton-CG on all rows met LIBLINEAR's stopping
 rule for every class after 15 Newton iterations and 1250 GEMMs (about 600 CG steps),
 with LinearSVC's held-out accuracy; scipy's L-BFGS-B (10 corrections) on the stacked
 objective was still 19 times above that gradient tolerance after 400 iterations
@@ -41,8 +42,8 @@ objective was still 19 times above that gradient tolerance after 400 iterations
 (H ~ I + 2C X^T X) and Newton-CG handles that better. Two refinements were measured
 on the same problem, in passes over X (GEMMs weighted by the rows they touch): CG on
 only the rows that are active for some unfinished class (``COMPACT_BELOW``) cut the
-work from 1250 to about 640 passes, so it is used; the diagonal preconditioner that
-LIBLINEAR adopted (Hsia, Chiang & Lin 2018; M = (1 - a) I + a diag(H), a = 0.01 to 1)
+work from 1250 to about 640 passes, so it is used; the diagonal preconditioner of
+Hsia, Chiang & Lin (2018) (M = (1 - a) I + a diag(H), a = 0.01 to 1)
 raised it to 790-1160 passes on these random-projection features, so there is none.
 LIBLINEAR's primal solver globalises the Newton step with a trust region (TRON, Lin,
 Weng & Keerthi 2008); Galli & Lin (2022) study trust region against line search for
@@ -65,6 +66,8 @@ Hsieh, C.-J., Chang, K.-W., Lin, C.-J., Keerthi, S. S. & Sundararajan, S. (2008)
 Hsia, C.-Y., Chiang, W.-L. & Lin, C.-J. (2018). Preconditioned conjugate gradient
     methods in truncated Newton frameworks for large-scale linear classification.
     ACML 2018, PMLR 95, 312-326.
+Mangasarian, O. L. (2002). A finite Newton method for classification. Optimization
+    Methods and Software 17(5), 913-929.
 Keerthi, S. S. & DeCoste, D. (2005). A modified finite Newton method for fast solution
     of large scale linear SVMs. JMLR 6, 341-361.
 Galli, L. & Lin, C.-J. (2022). A study on truncated Newton methods for linear
@@ -179,12 +182,13 @@ def _conjugate_gradient(X, active, G, C, s, todo, max_iter):
 
     Each class stops when |residual_k| <= EPS_CG |G_k|; finished and excluded classes
     keep their step fixed (their coefficient is 0), so one GEMM pair serves all.
-    Samples inside the margin of every class still being solved add nothing to H
-    (their row of ``active`` is 0 there); when they are at least ``1 - COMPACT_BELOW``
-    of the data, CG runs on the other rows only (one gather of X, then GEMMs on fewer
-    rows; near the optimum that is a fraction of them).
+    Samples beyond the margin (y w.x~ >= 1) for every class still being solved add
+    nothing to H (their row of ``active`` is 0 there); when they are at least
+    ``1 - COMPACT_BELOW`` of the data, CG runs on the other rows only (one gather of
+    X, then GEMMs on fewer rows; near the optimum that is a fraction of them).
 
-    Returns S (d+1, K), X~ S (n, K) and the number of CG steps taken.
+    Returns S (d+1, K); X~ S on the rows CG used, (n_used, K); the number of CG
+    steps; and whether CG used a subset of the rows (then the caller recomputes X~ S).
     """
     xp = get_array_module(X)
     used = (active * todo).max(axis=1) > 0
