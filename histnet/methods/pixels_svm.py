@@ -156,7 +156,10 @@ class PixelsSvm(Method):
 
     # -- fit / predict ---------------------------------------------------------------------------
     def fit(self, train, val=None) -> "PixelsSvm":
-        """Collect standardised pixel vectors of ``train`` (one streaming pass), fit the SVM."""
+        """Collect standardised pixel vectors of ``train`` (one streaming pass), fit the SVM.
+
+        ``val`` is not used: the method has no early stopping or model selection.
+        """
         self._check_config()
         c = self.config
         if len(train) == 0:
