@@ -50,6 +50,7 @@ class SGD:
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
         self.velocity = {}
+        self._scratch = {}  # one work array per parameter: no temporaries in the update
 
     def step(self) -> None:
         """Apply one update with the gradients the last ``backward`` left in the layers."""
@@ -57,14 +58,17 @@ class SGD:
         for name, p, g in self.model.parameters():
             if g is None:
                 raise ConfigError(f"SGD: parameter {name} has no gradient; run backward first")
+            xp = get_array_module(p)
             v = self.velocity.get(name)
             if v is None:
-                xp = get_array_module(p)
                 v = self.velocity[name] = xp.zeros_like(p)
+                self._scratch[name] = xp.empty_like(p)
+            step = self._scratch[name]
+            xp.multiply(p, wd, out=step)  # step = eps (wd w + g), in place
+            step += g
+            step *= lr
             v *= m
-            if wd:
-                v -= (wd * lr) * p
-            v -= lr * g
+            v -= step
             p += v
 
     def state_dict(self) -> dict:
@@ -74,8 +78,11 @@ class SGD:
     def load_state_dict(self, state: dict) -> None:
         params = {n: p for n, p, _ in self.model.parameters()}
         self.velocity = {}
+        self._scratch = {}
         for k, v in state.items():
             if k not in params:
                 continue
             p = params[k]
-            self.velocity[k] = to_device(np.asarray(v, dtype=p.dtype), get_array_module(p))
+            xp = get_array_module(p)
+            self.velocity[k] = to_device(np.asarray(v, dtype=p.dtype), xp)
+            self._scratch[k] = xp.empty_like(p)
