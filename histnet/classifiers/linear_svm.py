@@ -455,6 +455,23 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         scores = X @ match_device(self.coef_, xp).T + match_device(self.intercept_, xp)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
+    def class_scores(self, X, n_classes: int) -> np.ndarray:
+        """Decision values laid out over all ``n_classes`` labels 0..n_classes-1 (host float32).
+
+        What a method's ``predict_scores`` returns: column ``k`` scores label ``k``. With two
+        classes the one decision value is split into (-d, +d). A label absent from training
+        scores the lowest finite float32, so it is never predicted and the scores stay finite
+        for :func:`histnet.evaluate.evaluate` (which rejects inf as a sign of divergence).
+        """
+        d = to_host(self.decision_function(X))
+        classes = np.asarray(self.classes_, np.int64)
+        out = np.full((d.shape[0], n_classes), np.finfo(np.float32).min, np.float32)
+        if d.ndim == 1:
+            out[:, classes[0]], out[:, classes[1]] = -d, d
+        else:
+            out[:, classes] = d
+        return out
+
     def predict(self, X):
         """Class labels: the class with the largest decision value (sign with two classes).
 

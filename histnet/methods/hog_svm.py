@@ -219,7 +219,7 @@ class HogSvm(Method):
     def predict_scores(self, images) -> np.ndarray:
         """(N, n_classes) host float32 SVM decision values for uint8 images (N, H, W, C).
 
-        Classes absent from the training set score -inf.
+        Classes absent from the training set score the lowest finite float32.
         """
         if not hasattr(self, "svm_"):
             raise ConfigError(f"{self.name}: predict before fit (or load)")
@@ -230,16 +230,9 @@ class HogSvm(Method):
                             f"{self.image_shape_[0]}x{self.image_shape_[1]}")
         out = np.empty((len(images), self.n_classes_), np.float32)
         bs = int(self.config.batch_size)
-        classes = np.asarray(self.svm_.classes_, np.int64)
         for s in range(0, len(images), bs):
             X = (to_device(self.extract(images[s:s + bs]), self.xp) - self.mean_) / self.scale_
-            d = to_host(self.svm_.decision_function(X))
-            full = np.full((len(d), self.n_classes_), -np.inf, np.float32)
-            if d.ndim == 1:  # two classes: one decision value, for classes_[1]
-                full[:, classes[0]], full[:, classes[1]] = -d, d
-            else:
-                full[:, classes] = d
-            out[s:s + len(d)] = full
+            out[s:s + len(X)] = self.svm_.class_scores(X, self.n_classes_)
         return out
 
     # -- state --------------------------------------------------------------------------------------

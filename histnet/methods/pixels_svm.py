@@ -200,16 +200,11 @@ class PixelsSvm(Method):
         if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.image_shape_):
             raise DataError(f"{self.name}: images have shape {images.shape[1:]}, the model was fitted on "
                             f"{tuple(self.image_shape_)}")
-        low = np.finfo(np.float32).min
-        out = np.full((len(images), self.n_classes_), low, np.float32)
-        classes = np.asarray(self.svm_.classes_, np.int64)
+        out = np.empty((len(images), self.n_classes_), np.float32)
         bs = int(self.config.batch_size)
         for s in range(0, len(images), bs):
-            d = to_host(self.svm_.decision_function(self.scaler_.transform(self._features(images[s:s + bs]))))
-            if d.ndim == 1:  # two classes: one decision value, positive for classes_[1]
-                out[s:s + len(d), classes[0]], out[s:s + len(d), classes[1]] = -d, d
-            else:
-                out[s:s + len(d)][:, classes] = d
+            X = self.scaler_.transform(self._features(images[s:s + bs]))
+            out[s:s + len(X)] = self.svm_.class_scores(X, self.n_classes_)
         return out
 
     # -- state -----------------------------------------------------------------------------------
