@@ -401,8 +401,9 @@ class BagOfWords(_PyramidEncoder):
     assignment : {"hard", "soft"}, default="hard"
         Nearest codeword, or the kernel codebook of van Gemert et al.
     sigma : float, optional
-        Gaussian width of soft assignment; default: the root mean squared distance of the
-        fitting descriptors to their nearest codeword.
+        Gaussian width of soft assignment; default: half the root mean squared distance of
+        the fitting descriptors to their nearest codeword (van Gemert et al. tune it by
+        cross-validation; this rule is this module's heuristic).
     levels : tuple of int, default=(1, 2, 4)
         Spatial pyramid grids (Lazebnik et al. 2006).
     kernel : {"hellinger", "chi2", "linear"}, default="hellinger"
@@ -446,7 +447,10 @@ class BagOfWords(_PyramidEncoder):
         if self.sigma is not None:
             self.sigma_ = float(self.sigma)
         elif X is not None:
-            self.sigma_ = math.sqrt(max(self.codebook_.inertia_ / X.shape[0], 1e-12))
+            # Half the RMS distance to the nearest word: with the RMS distance itself the weights
+            # are nearly flat over the nearest few words (mnist5k quick profile: 9.9% error,
+            # against 2.8% with half of it).
+            self.sigma_ = 0.5 * math.sqrt(max(self.codebook_.inertia_ / X.shape[0], 1e-12))
         else:
             self.sigma_ = 1.0
 

@@ -41,6 +41,10 @@ from ..features.sift import dense_sift
 from ..progress import Stage
 from .base import Method
 
+#: Part of every cache key: raise it whenever a change to the code changes the codebook or the
+#: features for the same parameters, so stale cached files are not read.
+FEATURE_VERSION = 2
+
 #: Config fields that do not change the extracted features (left out of the cache key).
 _NOT_FEATURE_FIELDS = {"C", "svm_max_iter", "svm_tol", "batch_size", "cache_features"}
 
@@ -218,7 +222,7 @@ class SiftPipelineMethod(Method):
     def _cache_key(self, train, part):
         params = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in _NOT_FEATURE_FIELDS}
         return {"feature": f"{self.name}-{part}", "data": dataset_key(train), "seed": int(self.seed),
-                "params": params, "version": 1}
+                "params": params, "version": FEATURE_VERSION}
 
     def _fit_codebook_arrays(self, train, rng):
         sample = self._sample_descriptors(train, rng)

@@ -56,7 +56,7 @@ class BovwConfig(SiftPipelineConfig):
         Vocabulary size (Lazebnik et al.: 200 and 400).
     assignment : {"hard", "soft"}
     sigma : float
-        Soft-assignment width; 0 = the RMS distance of the sample to its nearest word.
+        Soft-assignment width; 0 = half the RMS distance of the sample to its nearest word.
     kernel : {"hellinger", "chi2", "linear"}
         Additive-kernel map before the linear SVM.
     map_order : int
