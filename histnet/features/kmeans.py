@@ -11,8 +11,8 @@ Reproduces the visual-vocabulary step of Sivic & Zisserman (2003) and Csurka et 
 * **Mini-batch** (Sculley 2010): per-centre counts and learning rate 1/count, one
   mini-batch at a time; :meth:`KMeans.partial_fit` gives the same update for streams.
 
-Distances are one GEMM per block of rows, ``|x|^2 - 2 x.c + |c|^2``; centre sums are a
-second GEMM with the one-hot assignment, so there is no Python loop over descriptors,
+Distances are one GEMM per block of rows, ``|x|^2 - 2 x.c + |c|^2``; centre sums are one
+``bincount`` over ``label * d + column``, so there is no Python loop over descriptors,
 and memory is bound by a (block, k) array.
 
 Left out: the triangle-inequality accelerations (Elkan 2003, Hamerly 2010) and
@@ -109,16 +109,20 @@ def assign(X, centers, C_sq=None):
 
 
 def _cluster_sums(X, labels, k):
-    """Per-cluster sums (k, d) and counts (k,) via the one-hot GEMM, block by block."""
+    """Per-cluster sums (k, d) and counts (k,), block by block.
+
+    One ``bincount`` per block over the flat index ``label * d + column``: O(n d) work,
+    where a one-hot GEMM would cost O(n k d).
+    """
     xp = get_array_module(X)
-    sums = xp.zeros((k, X.shape[1]), dtype=X.dtype)
-    counts = xp.zeros(k, dtype=X.dtype)
-    ks = xp.arange(k)
-    for s in row_chunks(X.shape[0], k):
-        onehot = (labels[s][:, None] == ks[None, :]).astype(X.dtype)
-        sums += onehot.T @ X[s]
-        counts += onehot.sum(axis=0)
-    return sums, counts
+    d = X.shape[1]
+    sums = xp.zeros(k * d, dtype=xp.float64)
+    cols = xp.arange(d)
+    for s in row_chunks(X.shape[0], 2 * d):
+        flat = (labels[s][:, None] * d + cols[None, :]).ravel()
+        sums += xp.bincount(flat, weights=X[s].ravel(), minlength=k * d)
+    counts = xp.bincount(labels, minlength=k).astype(X.dtype)
+    return sums.reshape(k, d).astype(X.dtype), counts
 
 
 def _reseed_empty(X, centers, counts, min_d2):
