@@ -54,6 +54,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .backend import FLOAT, get_backend, is_device_array, to_device, to_host
 from .errors import ConfigError, DataError
+from .nn import SGD
 from .rbm import RBM, tile_filters
 
 __all__ = ["DBN", "build_mlp", "tile_filters", "plot_filters", "plot_samples"]
@@ -114,10 +115,10 @@ class DBN(ClassifierMixin, BaseEstimator):
         Epochs per RBM (Hinton et al. 2006 used 30 sweeps per layer).
     rbm_learning_rate : float, default=0.1
         CD learning rate of a Bernoulli first layer (Hinton 2010, section 5: 0.1 for pixels).
-    upper_learning_rate : float, default=0.02
+    upper_learning_rate : float, default=0.05
         CD learning rate of the layers above the first. Their data are dense hidden
-        probabilities (hundreds of inputs on at once), where 0.1 drives every hidden unit
-        of a wide layer to zero within an epoch (measured on MNIST: the 500 -> 2000 layer).
+        probabilities (hundreds of inputs on at once); without a sparsity target, 0.1 drives
+        every hidden unit of the 500 -> 2000 layer to zero within an epoch on MNIST.
     gaussian_learning_rate : float, default=0.01
         Learning rate of a Gaussian first layer (Hinton 2010, section 13.2: one or two orders
         of magnitude smaller).
@@ -127,9 +128,14 @@ class DBN(ClassifierMixin, BaseEstimator):
     persistent : bool, default=False
         PCD instead of CD.
     rbm_weight_decay : float, default=2e-4
-    sparsity_target : float or None, default=None
+    sparsity_target : float or None, default=0.1
+        Target mean activity of every RBM's hidden units (Hinton 2010, section 11; Lee et al.
+        2008). It keeps units alive and the features sparse; sparse top-layer features also
+        let the fine-tuning use a large rate (mnist5k, 500-500-2000, 8 epochs: 6.3% test error
+        with it, 79% with dense features at the same rate).
     finetune_epochs : int, default=20
-    finetune_learning_rate : float, default=0.1
+    finetune_learning_rate : float, default=0.5
+        SGD rate on the batch-mean cross-entropy.
     finetune_momentum : float, default=0.9
     finetune_weight_decay : float, default=1e-5
     finetune_batch_size : int, default=100
@@ -179,10 +185,10 @@ class DBN(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, hidden_layer_sizes=(500, 500, 2000), *, visible="bernoulli", pretrain=True,
-                 rbm_epochs=10, rbm_learning_rate=0.1, upper_learning_rate=0.02, gaussian_learning_rate=0.01,
+                 rbm_epochs=10, rbm_learning_rate=0.1, upper_learning_rate=0.05, gaussian_learning_rate=0.01,
                  rbm_batch_size=100,
-                 k=1, persistent=False, rbm_weight_decay=2e-4, sparsity_target=None, finetune_epochs=20,
-                 finetune_learning_rate=0.1, finetune_momentum=0.9, finetune_weight_decay=1e-5,
+                 k=1, persistent=False, rbm_weight_decay=2e-4, sparsity_target=0.1, finetune_epochs=20,
+                 finetune_learning_rate=0.5, finetune_momentum=0.9, finetune_weight_decay=1e-5,
                  finetune_batch_size=100, schedule="cosine", device="cpu", random_state=None, progress=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.visible = visible
@@ -288,7 +294,7 @@ class DBN(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        from .nn import SGD, Trainer, make_schedule
+        from .nn import Trainer, make_schedule
 
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
