@@ -94,3 +94,14 @@ def test_registry_and_state_errors(tmp_path):
     back = unpack_arrays(pack_arrays(arrays, ("a", "b")), ("a", "b"))
     np.testing.assert_array_equal(back["a"], arrays["a"])
     assert float(back["b"]) == 2.5
+
+
+def test_a_class_absent_from_training_scores_finite_and_lowest(data):
+    train, test = data
+    two = train.subset(np.nonzero(train.labels != 2)[0])  # classes 0 and 1 only, 3 class names
+    m = build("sift-bovw-svm").fit(two)
+    scores = m.predict_scores(test.get_images(np.arange(6)))
+    assert scores.shape == (6, 3) and np.isfinite(scores).all()
+    assert (scores[:, 2] < scores[:, :2].min(1)).all()
+    np.testing.assert_allclose(scores[:, 0], -scores[:, 1])  # one decision value split as (-d, +d)
+    evaluate(scores, test.labels[:6])

@@ -279,16 +279,12 @@ class SiftPipelineMethod(Method):
         return out
 
     def _scores(self, F):
-        """SVM decision values as (n, n_classes), host; classes missing from training get -inf."""
-        d = to_host(self.svm_.decision_function(F))
-        classes = np.asarray(self.svm_.classes_, np.int64)
-        full = np.full((d.shape[0], self.n_classes_), -np.inf, np.float32)
-        if d.ndim == 1:  # two classes: one decision value for classes_[1]
-            full[:, classes[0]] = -d
-            full[:, classes[1]] = d
-        else:
-            full[:, classes] = d
-        return full
+        """SVM decision values laid over all labels, (n, n_classes) host float32.
+
+        ``LinearSVM.class_scores``: a label absent from training gets the lowest finite
+        float32, so scores stay finite for :func:`histnet.evaluate.evaluate`.
+        """
+        return self.svm_.class_scores(F, self.n_classes_)
 
     # -- state ----------------------------------------------------------------------------------------
     def get_state(self) -> dict:
