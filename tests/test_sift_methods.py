@@ -54,9 +54,11 @@ def test_fit_predict_save_load(name, data, tmp_path):
     assert evaluate(scores, test.labels)["top1_error"] <= 0.1  # stripe orientation is what SIFT sees
     assert m.describe()["feature_dim"] == m.svm_.n_features_in_
     assert m.describe()["n_params"] > m.describe()["feature_dim"]
+    assert m.describe()["flops_per_image"] > 2 * 3 * m.describe()["feature_dim"]
     m.save(tmp_path / "model.npz")
     back = type(m).load(tmp_path / "model.npz")
     np.testing.assert_allclose(back.predict_scores(images), scores, rtol=1e-5, atol=1e-5)
+    assert back.describe() == m.describe()
 
 
 @pytest.mark.parametrize("name", ["sift-bovw-svm", "sift-fisher-svm"])

@@ -37,7 +37,7 @@ import numpy as np
 from ..backend import host_rng, to_device, to_host
 from ..errors import CheckpointError, ConfigError, DataError
 from ..features.cache import FeatureCache, dataset_key
-from ..features.sift import dense_sift
+from ..features.sift import dense_sift, sift_frames
 from ..progress import Stage
 from .base import Method
 
@@ -262,6 +262,7 @@ class SiftPipelineMethod(Method):
             self._set_encoder_state(unpack_arrays(self._fit_codebook_arrays(train, rng), self.encoder_arrays))
             feats = self._encode_dataset(train)
         self.n_classes_ = train.n_classes
+        self.image_shape_ = tuple(int(v) for v in train.image_shape[:2])
         self.svm_ = _linear_svm(C=c.C, max_iter=c.svm_max_iter, tol=c.svm_tol).fit(
             to_device(np.asarray(feats), self.xp), train.labels, progress=self.progress)
         return self
@@ -295,6 +296,7 @@ class SiftPipelineMethod(Method):
         state["svm/intercept"] = to_host(self.svm_.intercept_)
         state["svm/classes"] = np.asarray(self.svm_.classes_)
         state["n_classes"] = np.asarray(self.n_classes_)
+        state["image_shape"] = np.asarray(getattr(self, "image_shape_", (0, 0)), np.int64)
         return state
 
     def set_state(self, state: dict) -> None:
@@ -315,12 +317,28 @@ class SiftPipelineMethod(Method):
                                   f"gives {self.feature_dim()}")
         self.svm_ = svm
         self.n_classes_ = n_classes
+        if "image_shape" in state and int(np.asarray(state["image_shape"]).min()) > 0:
+            self.image_shape_ = tuple(int(v) for v in np.asarray(state["image_shape"]))
+
+    def _encoding_flops(self, n_frames: int) -> int:
+        """Multiply-adds x 2 to encode one image of ``n_frames`` descriptors (method-specific)."""
+        raise NotImplementedError
 
     def describe(self) -> dict:
+        """``feature_dim``; after fit also ``n_params`` (codebook + SVM) and ``flops_per_image``.
+
+        ``flops_per_image`` counts the encoding and the SVM (2 x multiply-adds of the GEMMs),
+        not dense SIFT itself.
+        """
         out = {"feature_dim": int(self.feature_dim())}
         if hasattr(self, "svm_"):
             n_enc = sum(int(np.asarray(v).size) for v in self._encoder_state().values())
             out["n_params"] = n_enc + int(self.svm_.coef_.size) + int(self.svm_.intercept_.size)
+            if hasattr(self, "image_shape_"):
+                c = self.config
+                P = len(sift_frames(*self.image_shape_, bin_size=c.bin_size, step=c.step,
+                                    sizes=list(c.sizes) or None))
+                out["flops_per_image"] = int(self._encoding_flops(P) + 2 * self.feature_dim() * self.n_classes_)
         return out
 
 

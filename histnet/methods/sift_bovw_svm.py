@@ -111,5 +111,10 @@ class SiftBovwSvm(SiftPipelineMethod):
         enc.sigma_ = float(arrays["sigma"])
         self.encoder_ = enc
 
+    def _encoding_flops(self, P):
+        c, D = self.config, self.encoder_.n_features_in_
+        # distances to the words (GEMM) + pyramid sums (GEMM)
+        return 2 * P * c.n_words * D + 2 * P * self.encoder_.n_regions * c.n_words
+
     def feature_dim(self):
         return self._encoder().output_dim()

@@ -123,6 +123,13 @@ class SiftFisherSvm(SiftPipelineMethod):
                                                 device_float(arrays["gmm_means"], xp),
                                                 device_float(arrays["gmm_variances"], xp))
 
+    def _encoding_flops(self, P):
+        c = self.config
+        D_in, d, K = self.pca_.n_features_in_, c.pca_dim, c.n_components
+        R = sum(g * g for g in c.levels)
+        # PCA + Gaussian log-densities (two GEMMs) + per-cell S1, S2 (two GEMMs over R K rows)
+        return 2 * P * D_in * d + 2 * 2 * P * K * d + 2 * 2 * P * R * K * d
+
     def feature_dim(self):
         c = self.config
         return sum(g * g for g in c.levels) * 2 * c.n_components * c.pca_dim

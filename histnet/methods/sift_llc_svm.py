@@ -97,5 +97,11 @@ class SiftLlcSvm(SiftPipelineMethod):
     def _set_encoder_state(self, arrays):
         self.encoder_ = self._encoder().set_codebook(device_float(arrays["centers"], self.xp))
 
+    def _encoding_flops(self, P):
+        c, D = self.config, self.encoder_.n_features_in_
+        k = c.n_neighbors
+        # distances to the codewords + local Gram matrices + k x k solves (LU ~ 2/3 k^3 + 2 k^2)
+        return 2 * P * c.n_words * D + 2 * P * k * k * D + P * (2 * k ** 3 // 3 + 2 * k * k)
+
     def feature_dim(self):
         return self._encoder().output_dim()
