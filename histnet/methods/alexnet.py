@@ -184,7 +184,8 @@ class _AlexNetBase(Method):
             raise DataError(f"{where}: {self.name} takes {s}x{s} images; got {h}x{w} (non-square and smaller)")
         if min(h, w) * 2 < s:
             raise DataError(f"{where}: {self.name} takes {s}x{s} images (larger ones are cropped, "
-                            f"down to {(s + 1) // 2}x{(s + 1) // 2} zero-padded); got {h}x{w}")
+                            f"down to {(s + 1) // 2}x{(s + 1) // 2} zero-padded); got {h}x{w}: "
+                            f"resize the images to {s} px or use the variant for this size")
 
     def _prepare(self, images, labels, rng, train):
         """uint8 host batch -> normalised float32 device batch of the native size."""
