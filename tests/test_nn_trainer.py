@@ -143,3 +143,17 @@ def test_training_step_under_standin_matches_numpy():
     assert out[0][0] == pytest.approx(out[1][0], rel=1e-5)
     for k, v in out[0][1].items():
         np.testing.assert_allclose(out[1][1][k], v, rtol=1e-5, atol=1e-6)
+
+
+def test_periodic_checkpoints_and_eta(tmp_path):
+    X, y = _data(64)
+    ck = tmp_path / "c.npz"
+    events = []
+    t = _trainer(_model(), events.append)
+    t.checkpoint_every_s = 0.0  # save after every batch
+    saved = []
+    real_save = t.save_checkpoint
+    t.save_checkpoint = lambda path: (saved.append((t.epoch, t.batch)), real_save(path))
+    t.fit((X, y), None, epochs=2, batch_size=16, checkpoint_path=ck)
+    assert (0, 1) in saved and (0, 3) in saved and (2, 0) in saved  # mid-epoch and after each epoch
+    assert events[0].eta is not None and events[0].eta > 0 and events[3].eta == 0

@@ -16,13 +16,19 @@ Forward::
 
 Backward (the visible transpose of forward)::
 
-    dW_g = dy_g^T @ cols_g           # (F/G, M) @ (M, K)
+    dW_g = (cols_g^T @ dy_g)^T       # (K, M) @ (M, F/G), transposed: faster in BLAS than dy^T cols
     db = sum_M dy
     dx = col2im(dy_g @ W_g)          # (M, F/G) @ (F/G, K), scattered back by kernel offset
+
+For stride 1 the same dx is computed as a gather instead: a "full" convolution of dy
+(zero-padded by k - 1 - pad) with the flipped kernel, i.e. one more im2col and GEMM,
+which is about twice as fast on the CPU as the k*k slab additions of col2im.
 
 :func:`im2col` and :func:`col2im` loop over the kh*kw kernel offsets, never over
 pixels; on a real GPU the dispatcher uses the single-kernel versions in
 :mod:`histnet.nn.kernels` instead (same arguments, CPU version as the reference).
+The im2col outputs live in per-layer work arrays that are reused from step to step
+(:meth:`Conv2D._buffer`); ``Sequential.clear_cache`` frees them.
 
 Grouped convolution (``groups=2``) is AlexNet's two-GPU split: "the kernels of the
 second, fourth, and fifth convolutional layers are connected only to those kernel
