@@ -153,3 +153,12 @@ def test_alexnet_cifar_matches_torch_forward_and_gradients():
         g = (g.transpose(0, 3, 1, 2) if g.ndim == 4 else
              g.reshape(4, 4, 128, 384).transpose(3, 2, 0, 1).reshape(384, 2048) if o.name == "fc6" else g.T)
         np.testing.assert_allclose(g, tg, rtol=1e-3, atol=1e-5 * float(np.abs(tg).max()), err_msg=o.name)
+
+
+def test_non_square_images_are_cropped_square():
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, (8, 24, 40, 1), dtype=np.uint8)  # 24x40 -> 24x24 crop -> 32 padded
+    ds = ArrayDataset("wide", imgs, rng.integers(0, 2, 8), ["a", "b"])
+    cls = get_method("alexnet-cifar")
+    m = cls(make_config(cls, {"width": 0.125, "epochs": 1, "batch_size": 8, "test_crops": "ten"})).fit(ds)
+    assert m.predict_scores(imgs[:3]).shape == (3, 2)

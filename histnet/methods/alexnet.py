@@ -40,7 +40,8 @@ The recipe (paper sections 3-5), each part a config field:
   cosine and one-cycle schedules.
 * Test: centre crop, or the paper's 10 crops (corners + centre, mirrored) with softmax
   outputs averaged; images that are exactly the native size have no corners to crop, so
-  "ten" means the image and its mirror there.
+  "ten" means the image and its mirror there. The per-epoch validation error of the
+  learning curve uses the centre crop (cheaper; the final scores use ``test_crops``).
 
 Input sizes: images larger than the native size are cropped; smaller ones (down to half
 the native size) are zero-padded after normalisation (28-px MNIST into alexnet-cifar's
@@ -179,9 +180,7 @@ class _AlexNetBase(Method):
 
     # -- input handling ----------------------------------------------------------------------
     def _check_size(self, h: int, w: int, where: str):
-        s = self.input_size
-        if h != w and (h < s or w < s):
-            raise DataError(f"{where}: {self.name} takes {s}x{s} images; got {h}x{w} (non-square and smaller)")
+        s = self.input_size  # non-square images are cropped square to min(h, w, s) first
         if min(h, w) * 2 < s:
             raise DataError(f"{where}: {self.name} takes {s}x{s} images (larger ones are cropped, "
                             f"down to {(s + 1) // 2}x{(s + 1) // 2} zero-padded); got {h}x{w}: "
