@@ -54,7 +54,6 @@ ILSVRC resizing to 256 px (a loader's job), the 90-epoch ILSVRC run (see ``docs/
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
