@@ -338,10 +338,16 @@ PROGRESSION_METHODS = ("pixels-svm", "hog-svm", "sift-bovw-svm", "sift-llc-svm",
 
 
 def alexnet_for_size(size: int) -> str:
-    """The AlexNet variant that fits images of ``size`` px: 32 -> alexnet-cifar, 64 -> alexnet-64, else alexnet."""
-    if size <= 32:
+    """The AlexNet variant for images of ``size`` px.
+
+    Each variant centre-crops larger images to its native size and zero-pads smaller ones
+    down to half of it (``histnet/methods/alexnet.py``), so: up to 40 px -> ``alexnet-cifar``
+    (32 px), up to 113 px -> ``alexnet-64`` (64 px), larger -> ``alexnet`` (227 px). Images
+    under 16 px fit none and that method's row says so.
+    """
+    if size <= 40:
         return "alexnet-cifar"
-    if size <= 64:
+    if size <= 113:
         return "alexnet-64"
     return "alexnet"
 
