@@ -24,6 +24,9 @@ The same run from the CLI, one arm at a time::
     histnet run dbn --dataset DATA_DIR --profile full
     histnet run dbn --dataset DATA_DIR --profile full --set pretrain=false
 
+Run time: about 30-45 minutes for both arms on a quiet 2-core machine by FLOP count (see
+docs/dbn.md; ``--estimate`` measures it on yours).
+
 Outputs in ``--out``: ``result.json`` (test errors, timings, learning curves, configs, machine),
 ``dbn-pretrained.npz`` / ``dbn-random-init.npz`` (the models, :meth:`Method.load`),
 ``figures.npz`` (first-layer filter grid and a grid of 25 samples from the pretrained DBN).
@@ -79,6 +82,9 @@ def main(argv=None):
     ap.add_argument("--rbm-epochs", type=int, default=None, help="override the full profile's 30")
     ap.add_argument("--finetune-epochs", type=int, default=None, help="override the full profile's 100")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N training digits (smoke test)")
+    ap.add_argument("--random-init-lr", type=float, default=None,
+                    help="fine-tuning rate of the random-init arm (default: the same as the pretrained arm's; "
+                         "see docs/dbn.md for why a deep sigmoid net from random weights may need a smaller one)")
     ap.add_argument("--arms", default="pretrained,random-init", help="which arms to run, comma-separated")
     ap.add_argument("--estimate", action="store_true",
                     help="time 1 RBM epoch per layer and 1 fine-tuning epoch on all the data, then print "
@@ -111,7 +117,10 @@ def main(argv=None):
     for arm in [a.strip() for a in args.arms.split(",") if a.strip()]:
         if arm not in ("pretrained", "random-init"):
             ap.error(f"--arms: unknown arm {arm!r} (pretrained, random-init)")
-        cfg = make_config(cls, {**overrides, "pretrain": arm == "pretrained"}, profile="full")
+        arm_overrides = {**overrides, "pretrain": arm == "pretrained"}
+        if arm == "random-init" and args.random_init_lr is not None:
+            arm_overrides["lr"] = args.random_init_lr
+        cfg = make_config(cls, arm_overrides, profile="full")
         models[arm], rec = run_arm(cls, cfg, splits, args.out, arm, args.device, args.seed, args.quiet)
         rec["config"] = cfg.__dict__
         records.append(rec)
