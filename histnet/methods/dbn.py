@@ -40,7 +40,7 @@ from ..backend import FLOAT, to_device, to_host
 from ..dbn import DBN, build_mlp
 from ..errors import CheckpointError, ConfigError, DataError
 from ..io import load_npz, save_npz
-from ..rbm import RBM, tile_filters
+from ..rbm import tile_filters
 from .base import Method, register
 
 
