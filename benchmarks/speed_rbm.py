@@ -23,7 +23,10 @@ scikit-learn's formula (one random bit flipped per digit; ``RBM.score_samples`` 
 the same formula), averaged over 5 draws of the flipped bits so the two numbers compare.
 Higher (closer to 0) is better.
 
-Run:  python benchmarks/speed_rbm.py [--reps 1] [--device cpu|gpu] [--peer-defaults]
+Run:  python benchmarks/speed_rbm.py [--reps 1] [--device cpu|gpu] [--threads N] [--peer-defaults]
+
+On a machine shared with other jobs, ``--threads 1`` gives steadier ratios: two BLAS threads
+per process on oversubscribed cores spend their time waiting for each other.
 """
 
 from __future__ import annotations
@@ -58,33 +61,24 @@ def pseudo_likelihood(free_energy, X, seed):
     return float(np.mean(-X.shape[1] * np.logaddexp(0, -diff)))
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--reps", type=int, default=1, help="timed fits of each (best is reported)")
-    ap.add_argument("--device", default="cpu", help="histnet device: cpu, gpu, auto")
-    ap.add_argument("--batch-size", type=int, default=100, help="histnet mini-batch size")
-    ap.add_argument("--peer-defaults", action="store_true",
-                    help="BernoulliRBM with scikit-learn's defaults (batch 10, lr 0.1) instead of the anchor's")
-    args = ap.parse_args(argv)
+def timed_fits(reps, batch_size, device, X, X_ours, peer_kw):
+    """Fit histnet's RBM and BernoulliRBM ``reps`` times each, one epoch.
 
-    import sklearn
+    Returns ``(ours, peer, ours_seconds, peer_seconds)``: the last fitted models and the wall
+    times of every fit.
+    """
     from sklearn.neural_network import BernoulliRBM
 
     from histnet.backend import get_backend
     from histnet.rbm import RBM
 
-    X = data()
-    backend = get_backend(args.device)
-    xp = backend.xp
-    X32 = backend.asarray(X, dtype=np.float32)
-    peer_kw = {} if args.peer_defaults else {"batch_size": 100, "learning_rate": 0.05}
-
+    xp = get_backend(device).xp
     ours_t, peer_t = [], []
-    for _ in range(args.reps):
-        ours = RBM(500, batch_size=args.batch_size, learning_rate=0.1, n_iter=1, random_state=0, device=args.device)
+    for _ in range(reps):
+        ours = RBM(500, batch_size=batch_size, learning_rate=0.1, n_iter=1, random_state=0, device=device)
         _sync(xp)
         t0 = time.perf_counter()
-        ours.fit(X32)
+        ours.fit(X_ours)
         _sync(xp)
         ours_t.append(time.perf_counter() - t0)
 
@@ -92,6 +86,34 @@ def main(argv=None):
         t0 = time.perf_counter()
         peer.fit(X)
         peer_t.append(time.perf_counter() - t0)
+    return ours, peer, ours_t, peer_t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=1, help="timed fits of each (best is reported)")
+    ap.add_argument("--device", default="cpu", help="histnet device: cpu, gpu, auto")
+    ap.add_argument("--batch-size", type=int, default=100, help="histnet mini-batch size")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="BLAS threads for both (threadpoolctl); default: the library's own choice")
+    ap.add_argument("--peer-defaults", action="store_true",
+                    help="BernoulliRBM with scikit-learn's defaults (batch 10, lr 0.1) instead of the anchor's")
+    args = ap.parse_args(argv)
+
+    import contextlib
+
+    import sklearn
+    from threadpoolctl import threadpool_limits
+
+    from histnet.backend import get_backend
+
+    X = data()
+    backend = get_backend(args.device)
+    X32 = backend.asarray(X, dtype=np.float32)
+    peer_kw = {} if args.peer_defaults else {"batch_size": 100, "learning_rate": 0.05}
+    limit = threadpool_limits(args.threads) if args.threads else contextlib.nullcontext()
+    with limit:
+        ours, peer, ours_t, peer_t = timed_fits(args.reps, args.batch_size, args.device, X, X32, peer_kw)
 
     def ours_F(v):
         return ours.free_energy(v.astype(np.float32)).astype(np.float64)
@@ -104,7 +126,7 @@ def main(argv=None):
         "ratio": round(peer_s / ours_s, 3), "ours_pl": round(ours_pl, 2), "peer_pl": round(peer_pl, 2),
         "data": list(X.shape), "n_components": 500, "ours_batch_size": args.batch_size,
         "peer_params": {k: v for k, v in peer.get_params().items() if k in ("batch_size", "learning_rate")},
-        "device": backend.describe(), "reps": args.reps, "sklearn": sklearn.__version__,
+        "device": backend.describe(), "reps": args.reps, "threads": args.threads, "sklearn": sklearn.__version__,
         "ours_all_s": [round(t, 4) for t in ours_t], "peer_all_s": [round(t, 4) for t in peer_t],
     }))
 
