@@ -271,3 +271,22 @@ def test_warns_when_hidden_units_saturate():
     with pytest.warns(UserWarning, match=r"RBM 3: hidden units have saturated .* after epoch 1"):
         rbm._fit_epoch(X)
     assert rbm.history_[-1]["hidden_activity"] < 1e-3
+
+
+def test_pseudo_likelihood_matches_sklearn_given_the_same_flipped_bits():
+    from sklearn.neural_network import BernoulliRBM
+
+    rng = np.random.default_rng(11)
+    X = (rng.random((30, 9)) > 0.6).astype(np.float64)
+    sk = BernoulliRBM(n_components=5, n_iter=2, random_state=0).fit(X)
+    ours = RBM(5, n_iter=0, random_state=0).fit(X)
+    ours.components_ = sk.components_.astype(np.float32)
+    ours.intercept_hidden_ = sk.intercept_hidden_.astype(np.float32)
+    ours.intercept_visible_ = sk.intercept_visible_.astype(np.float32)
+
+    class SameBits:  # the bits sklearn flips: RandomState(random_state).randint(0, V, n)
+        def integers(self, low, high, size):
+            return np.random.RandomState(0).randint(low, high, size)
+
+    ours.rng_ = SameBits()
+    np.testing.assert_allclose(ours.score_samples(X), sk.score_samples(X), rtol=1e-5, atol=1e-4)
