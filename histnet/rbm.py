@@ -68,12 +68,18 @@ from .backend import FLOAT, get_array_module, get_backend, is_device_array, to_d
 from .errors import ConfigError, DataError, DivergenceError
 from .progress import ProgressEvent
 
-__all__ = ["RBM", "InputRangeError", "sigmoid", "softplus", "tile_filters"]
+__all__ = ["RBM", "InputError", "InputRangeError", "sigmoid", "softplus", "tile_filters"]
 
 _MAX_ENUMERATION_BITS = 20
 
 
-class InputRangeError(DataError, ValueError):
+class InputError(DataError, ValueError):
+    """Data given to an RBM is malformed (NaN, wrong shape or feature count).
+
+    Also a ``ValueError``, which is what scikit-learn's estimator checks expect."""
+
+
+class InputRangeError(InputError):
     """Data given to an RBM does not fit its visible units (e.g. outside [0, 1])."""
 
 
@@ -310,16 +316,19 @@ class RBM(TransformerMixin, BaseEstimator):
             xp = self._xp
         if is_device_array(X):
             if X.ndim != 2:
-                raise DataError(f"{self.name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
+                raise InputError(f"{self.name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
             if reset:
                 self.n_features_in_ = int(X.shape[1])
             elif X.shape[1] != self.n_features_in_:
-                raise DataError(f"{self.name}: X has {X.shape[1]} features, but the RBM was fitted with {self.n_features_in_}")
+                raise InputError(f"{self.name}: X has {X.shape[1]} features, but the RBM was fitted with {self.n_features_in_}")
             Xd = X.astype(FLOAT) if X.dtype != FLOAT else X
             if not bool(xp.isfinite(Xd).all()):
-                raise DataError(f"{self.name}: input contains NaN or inf")
+                raise InputError(f"{self.name}: input contains NaN or inf")
         else:
-            X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse=False)
+            try:
+                X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse=False)
+            except ValueError as e:  # scikit-learn's message, as one line naming the layer
+                raise InputError(f"{self.name}: {' '.join(str(e).split())}") from None
             Xd = to_device(X, xp, dtype=FLOAT)
         if self.visible == "bernoulli":
             lo, hi = float(Xd.min()), float(Xd.max())

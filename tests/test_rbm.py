@@ -7,7 +7,7 @@ import pytest
 
 from histnet.backend import get_backend, to_device, to_host
 from histnet.errors import DataError, DivergenceError
-from histnet.rbm import RBM, InputRangeError, sigmoid, softplus, tile_filters
+from histnet.rbm import RBM, InputError, InputRangeError, sigmoid, softplus, tile_filters
 
 PROTOTYPES = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0]], np.float32)
 
@@ -208,6 +208,13 @@ def test_bernoulli_refuses_data_outside_unit_interval():
         RBM(3).fit(X)
     with pytest.raises(DataError):
         RBM(3).fit(-np.ones((10, 4)))
+    X01 = X / 255
+    X01[0, 0] = np.nan
+    with pytest.raises(InputError, match="RBM: Input X contains NaN"):
+        RBM(3).fit(X01)
+    fitted = RBM(3, n_iter=1).fit(X / 255)
+    with pytest.raises(InputError, match="X has 5 features, but RBM is expecting 4"):
+        fitted.transform(np.zeros((2, 5)))
 
 
 def test_gaussian_warns_on_unstandardised_data():
