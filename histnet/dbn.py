@@ -44,6 +44,7 @@ Hinton, G. E. (2010). A practical guide to training restricted Boltzmann machine
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -52,12 +53,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .backend import FLOAT, get_backend, is_device_array, to_device, to_host
-from .errors import ConfigError, DataError
+from .backend import FLOAT, get_array_module, get_backend, is_device_array, to_device, to_host
+from .errors import ConfigError, DataError, DivergenceError
 from .nn import SGD
-from .rbm import RBM, tile_filters
+from .rbm import RBM, sigmoid, softplus, tile_filters
 
-__all__ = ["DBN", "build_mlp", "tile_filters", "plot_filters", "plot_samples"]
+__all__ = ["DBN", "UpDownDBN", "build_mlp", "tile_filters", "plot_filters", "plot_samples"]
 
 
 def build_mlp(layer_sizes, n_classes, rbms=None, *, xp=np, seed=0):
@@ -413,3 +414,214 @@ def plot_samples(ax, samples, image_shape, title="samples"):
     ax.set_axis_off()
     ax.set_title(title)
     return im
+
+
+# -- up-down (contrastive wake-sleep) fine-tuning, Hinton, Osindero & Teh 2006 ------------------
+
+class UpDownDBN(ClassifierMixin, BaseEstimator):
+    """A generative DBN with label units, fine-tuned by the up-down algorithm.
+
+    Hinton, Osindero & Teh (2006), section 5 and appendix B: the lower layers are a directed
+    belief net with separate recognition (``R``, up) and generative (``G``, down) weights,
+    both initialised from the greedily trained RBMs; the top two layers are an RBM whose
+    visible layer is the penultimate layer joined with softmax label units. Each mini-batch
+    does a stochastic up-pass (wake), CD-``k_top`` in the top RBM, a stochastic down-pass
+    (sleep) from the top RBM's negative state, and updates: generative weights by the
+    wake-phase delta rule, the top RBM by CD, recognition weights by the sleep-phase delta
+    rule. A digit is classified by the free energy of the top RBM for each label given the
+    penultimate layer's probabilities (the paper's deterministic up-pass variant).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(500, 500, 2000)
+        At least two; the last is the top RBM's hidden layer.
+    rbm_epochs : int, default=10
+    rbm_learning_rate, upper_learning_rate, sparsity_target :
+        As :class:`DBN` (greedy stage; the top RBM sees the labels as extra visible units,
+        Bernoulli during this stage).
+    updown_epochs : int, default=10
+        The paper ran 300 epochs of up-down on MNIST.
+    updown_learning_rate : float, default=0.01
+    k_top : int, default=3
+        Gibbs steps in the top RBM per update (the paper raised it from 3 to 10).
+    batch_size : int, default=100
+    device : str, default="cpu"
+    random_state : int or None, default=None
+
+    Attributes
+    ----------
+    R_, G_ : list of arrays
+        Recognition (V, H) and generative (H, V) weights of the lower layers.
+    rec_bias_, gen_bias_ : list of arrays
+    W_top_ : array (n_pen + n_classes, n_top)
+        Top RBM weights; its last ``n_classes`` rows connect the label units.
+    b_top_, a_top_ : arrays (n_top,), (n_pen + n_classes,)
+    classes_ : ndarray
+    history_ : list of dict
+        Per up-down epoch: ``epoch``, ``train_error`` (by the deterministic up-pass).
+
+    Notes
+    -----
+    Departures: no "fast" learning-rate schedule of the paper's 300 epochs; labels are
+    Bernoulli units while the top RBM is pretrained and softmax units in the up-down.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "rbm_epochs": [Interval(Integral, 0, None, closed="left")],
+        "rbm_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "upper_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
+        "updown_epochs": [Interval(Integral, 0, None, closed="left")],
+        "updown_learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "k_top": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": [None, Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(self, hidden_layer_sizes=(500, 500, 2000), *, rbm_epochs=10, rbm_learning_rate=0.1,
+                 upper_learning_rate=0.05, sparsity_target=0.1, updown_epochs=10, updown_learning_rate=0.01,
+                 k_top=3, batch_size=100, device="cpu", random_state=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.rbm_epochs = rbm_epochs
+        self.rbm_learning_rate = rbm_learning_rate
+        self.upper_learning_rate = upper_learning_rate
+        self.sparsity_target = sparsity_target
+        self.updown_epochs = updown_epochs
+        self.updown_learning_rate = updown_learning_rate
+        self.k_top = k_top
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        """Greedy pretraining (top RBM with labels), then ``updown_epochs`` of up-down.
+
+        Parameters
+        ----------
+        X : array (n_samples, n_features) in [0, 1]
+        y : array (n_samples,)
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        sizes = [int(s) for s in np.atleast_1d(self.hidden_layer_sizes)]
+        if len(sizes) < 2:
+            raise ConfigError(f"UpDownDBN: hidden_layer_sizes={self.hidden_layer_sizes!r} needs at least two "
+                              "layers (a directed part and the top RBM)")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        n_cls = len(self.classes_)
+        xp = get_backend(self.device).xp
+        seed = int(self.random_state) if self.random_state is not None else int(
+            check_random_state(None).randint(2 ** 31 - 1))
+        Xd = to_device(X.astype(FLOAT), xp)
+        T = to_device(np.eye(n_cls, dtype=FLOAT)[y_idx], xp)
+        lower = DBN(tuple(sizes[:-1]), rbm_epochs=self.rbm_epochs, rbm_learning_rate=self.rbm_learning_rate,
+                    upper_learning_rate=self.upper_learning_rate, rbm_batch_size=self.batch_size,
+                    sparsity_target=self.sparsity_target, device=self.device)
+        rbms = lower.pretrain_layers(Xd, seed=seed)
+        pen = Xd
+        for r in rbms:
+            pen = r.transform(pen)
+        top = RBM(sizes[-1], learning_rate=self.upper_learning_rate, batch_size=self.batch_size,
+                  n_iter=self.rbm_epochs, sparsity_target=self.sparsity_target, device=self.device,
+                  random_state=seed + len(rbms), name=f"RBM {len(rbms) + 1} (with labels)")
+        top.fit(xp.concatenate([pen, T], axis=1))
+        # untie the directed layers: recognition R (V, H) and generative G (H, V)
+        self.R_ = [r.components_.T.copy() for r in rbms]
+        self.G_ = [r.components_.copy() for r in rbms]
+        self.rec_bias_ = [r.intercept_hidden_.copy() for r in rbms]
+        self.gen_bias_ = [r.intercept_visible_.copy() for r in rbms]
+        self.W_top_ = top.components_.T.copy()
+        self.b_top_ = top.intercept_hidden_.copy()
+        self.a_top_ = top.intercept_visible_.copy()
+        self.n_features_in_ = X.shape[1]
+        self.history_ = []
+        rng = xp.random.default_rng(seed + 7919)
+        order_rng = np.random.default_rng(seed)
+        for epoch in range(int(self.updown_epochs)):
+            order = order_rng.permutation(len(X))
+            for s in range(0, len(X), int(self.batch_size)):
+                idx = to_device(order[s:s + int(self.batch_size)], xp)
+                self._up_down_step(Xd[idx], T[idx], rng)
+            err = float(np.mean(self.predict(X) != y))
+            if not math.isfinite(float(xp.abs(self.W_top_).sum())):
+                raise DivergenceError(f"UpDownDBN: weights became NaN or inf in up-down epoch {epoch + 1}")
+            self.history_.append({"epoch": epoch + 1, "train_error": err})
+        return self
+
+    def _up_down_step(self, v, t, rng):
+        """One mini-batch of contrastive wake-sleep (Hinton et al. 2006, appendix B)."""
+        xp = get_array_module(v)
+        n, n_cls = v.shape[0], t.shape[1]
+        r = self.updown_learning_rate / n
+
+        def sample(p):
+            return (rng.random(p.shape, dtype=xp.float32) < p).astype(FLOAT)
+
+        # up-pass (wake): stochastic states through the recognition weights
+        wake = [v]
+        for R, b in zip(self.R_, self.rec_bias_):
+            wake.append(sample(sigmoid(wake[-1] @ R + b)))
+        pen = wake[-1]
+        n_pen = pen.shape[1]
+        Wp, Wl = self.W_top_[:n_pen], self.W_top_[n_pen:]
+        top_p = sigmoid(pen @ Wp + t @ Wl + self.b_top_)
+        pos_v = xp.concatenate([pen, t], axis=1)
+        pos = pos_v.T @ top_p
+        # CD-k in the top RBM; labels are a softmax group
+        top_s = sample(top_p)
+        for _ in range(int(self.k_top)):
+            pen_neg = sample(sigmoid(top_s @ Wp.T + self.a_top_[:n_pen]))
+            z = top_s @ Wl.T + self.a_top_[n_pen:]
+            z = z - z.max(axis=1, keepdims=True)
+            lab_neg = xp.exp(z)
+            lab_neg /= lab_neg.sum(axis=1, keepdims=True)
+            top_neg_p = sigmoid(pen_neg @ Wp + lab_neg @ Wl + self.b_top_)
+            top_s = sample(top_neg_p)
+        neg_v = xp.concatenate([pen_neg, lab_neg], axis=1)
+        neg = neg_v.T @ top_neg_p
+        # down-pass (sleep) from the top RBM's negative state
+        sleep = [pen_neg]
+        for G, a in zip(reversed(self.G_), reversed(self.gen_bias_)):
+            p = sigmoid(sleep[-1] @ G + a)
+            sleep.append(sample(p) if len(sleep) < len(self.G_) else p)
+        sleep = sleep[::-1]  # sleep[0] = visible probabilities, sleep[-1] = penultimate states
+        # generative (wake) updates: predict each layer from the one above
+        for i in range(len(self.G_)):
+            pred = sigmoid(wake[i + 1] @ self.G_[i] + self.gen_bias_[i])
+            d = wake[i] - pred
+            self.G_[i] += r * (wake[i + 1].T @ d)
+            self.gen_bias_[i] += r * d.sum(axis=0)
+        # top RBM by CD
+        self.W_top_ += r * (pos - neg)
+        self.a_top_ += r * (pos_v.sum(axis=0) - neg_v.sum(axis=0))
+        self.b_top_ += r * (top_p.sum(axis=0) - top_neg_p.sum(axis=0))
+        # recognition (sleep) updates: predict each layer's sleep state from the one below
+        for i in range(len(self.R_)):
+            pred = sigmoid(sleep[i] @ self.R_[i] + self.rec_bias_[i])
+            d = sleep[i + 1] - pred
+            self.R_[i] += r * (sleep[i].T @ d)
+            self.rec_bias_[i] += r * d.sum(axis=0)
+
+    def decision_function(self, X):
+        """``-F(pen, label)`` of the top RBM for every label, (n_samples, n_classes), host.
+
+        ``pen`` is the deterministic up-pass (probabilities through the recognition weights).
+        """
+        check_is_fitted(self, "W_top_")
+        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        xp = get_array_module(self.W_top_)
+        h = to_device(X.astype(FLOAT), xp)
+        for R, b in zip(self.R_, self.rec_bias_):
+            h = sigmoid(h @ R + b)
+        n_pen = h.shape[1]
+        base = h @ self.W_top_[:n_pen] + self.b_top_  # (n, n_top)
+        scores = []
+        for c in range(len(self.classes_)):
+            pre = base + self.W_top_[n_pen + c]
+            scores.append(self.a_top_[n_pen + c] + softplus(pre).sum(axis=1))
+        return to_host(xp.stack(scores, axis=1)).astype(np.float32)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
