@@ -21,9 +21,13 @@ The recipe (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006):
 3. **The ablation** that made DBNs famous is one flag: ``pretrain=False`` trains the same
    network from a random (Glorot) initialisation.
 
-What it leaves out: the up-down (contrastive wake-sleep) fine-tuning of Hinton et al. 2006
-with the label units joined to the top RBM (the 1.25% result); Hinton & Salakhutdinov
-fine-tuned with conjugate gradients where this uses momentum SGD. Samples from the model
+4. **Up-down** (:class:`UpDownDBN`): the 2006 paper's own fine-tuning, contrastive wake-sleep
+   of a generative DBN whose top RBM joins softmax label units to the penultimate layer
+   (the 1.25% result), with untied recognition and generative weights below.
+
+What it leaves out: Hinton & Salakhutdinov fine-tuned with conjugate gradients where this
+uses momentum SGD; the up-down runs a fixed learning rate and ``k_top`` (the paper raised CD
+from 3 to 10 steps over 300 epochs). Samples from the model
 (:meth:`DBN.sample`) run Gibbs sampling in the top RBM and a top-down pass through the
 pretrained generative weights, which backprop fine-tuning does not change.
 

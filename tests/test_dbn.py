@@ -190,3 +190,19 @@ def test_up_down_cupy_standin_gives_the_numpy_result(digits):
     dev = UpDownDBN((12, 10, 16), device="cupy-standin", **kw).fit(X[:200], y[:200])
     np.testing.assert_allclose(dev.decision_function(X[200:260]), cpu.decision_function(X[200:260]),
                                rtol=1e-4, atol=1e-3)
+
+
+def test_method_up_down_fit_save_load(tmp_path):
+    train, test = digit_dataset(1000), digit_dataset(300, offset=1400, split="test")
+    cls = get_method("dbn")
+    cfg = make_config(cls, {"hidden_layers": "64,64,256", "rbm_epochs": "10", "rbm_batch_size": "10",
+                            "finetune": "up-down", "updown_epochs": "2", "updown_lr": "0.05"})
+    m = cls(cfg, seed=0).fit(train)
+    scores = m.predict_scores(test.get_images(np.arange(len(test))))
+    assert evaluate(scores, test.labels)["top1_error"] < 0.25
+    assert len(m.learning_curve()) == 2 and m.visualize()["filters"].ndim == 2
+    # two untied 64 -> 64 layers (R and G, both biases), then the top RBM over 64 pen + 10 label units
+    assert m.describe()["n_params"] == 2 * (2 * 64 * 64 + 64 + 64) + (64 + 10) * 256 + 64 + 10 + 256
+    m.save(tmp_path / "ud.npz")
+    back = cls.load(tmp_path / "ud.npz")
+    np.testing.assert_allclose(back.predict_scores(test.get_images(np.arange(40))), scores[:40], rtol=1e-6)
