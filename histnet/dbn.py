@@ -49,6 +49,7 @@ Hinton, G. E. (2010). A practical guide to training restricted Boltzmann machine
 from __future__ import annotations
 
 import math
+import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -462,7 +463,7 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
     b_top_, a_top_ : arrays (n_top,), (n_pen + n_classes,)
     classes_ : ndarray
     history_ : list of dict
-        Per up-down epoch: ``epoch``, ``train_error`` (by the deterministic up-pass).
+        Per up-down epoch: ``epoch``, ``train_error`` (by the deterministic up-pass), ``seconds``.
 
     Notes
     -----
@@ -544,6 +545,7 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
         rng = xp.random.default_rng(seed + 7919)
         order_rng = np.random.default_rng(seed)
         for epoch in range(int(self.updown_epochs)):
+            t0 = time.perf_counter()
             order = order_rng.permutation(len(X))
             for s in range(0, len(X), int(self.batch_size)):
                 idx = to_device(order[s:s + int(self.batch_size)], xp)
@@ -551,7 +553,7 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
             err = float(np.mean(self.predict(X) != y))
             if not math.isfinite(float(xp.abs(self.W_top_).sum())):
                 raise DivergenceError(f"UpDownDBN: weights became NaN or inf in up-down epoch {epoch + 1}")
-            self.history_.append({"epoch": epoch + 1, "train_error": err})
+            self.history_.append({"epoch": epoch + 1, "train_error": err, "seconds": time.perf_counter() - t0})
         return self
 
     def _up_down_step(self, v, t, rng):
