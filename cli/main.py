@@ -413,6 +413,24 @@ def _image_size_of(dataset, root, seed, data):
     return splits.train.image_shape[0], splits.train.name
 
 
+def _per_method_overrides(sets, names) -> dict:
+    """``["alexnet-cifar.epochs=5"]`` -> ``{"alexnet-cifar": {"epochs": "5"}}``, names checked."""
+    from histnet.methods import get_method, make_config, parse_overrides
+
+    out: dict = {}
+    for item in sets:
+        method, sep, rest = item.partition(".")
+        if not sep or "=" not in rest:
+            raise click.BadParameter(f"{item!r}: expected METHOD.NAME=VALUE", param_hint="--set")
+        if method not in names:
+            raise click.BadParameter(f"{item!r}: {method} is not in this progression ({', '.join(names)})",
+                                     param_hint="--set")
+        out.setdefault(method, {}).update(parse_overrides([rest]))
+    for method, ov in out.items():
+        make_config(get_method(method), ov)  # unknown names fail now, before anything runs
+    return out
+
+
 @cli.command("progression", short_help="Every historical method on one data set, side by side.")
 @click.option("--dataset", "-d", type=DatasetName(), default="mnist5k", show_default=True,
               help="A data set name or a folder in a known layout.")
@@ -423,6 +441,8 @@ def _image_size_of(dataset, root, seed, data):
               help="Only these methods (comma-separated; `alexnet` means the variant that fits the image size).")
 @click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, gpu or auto.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split and of every method.")
+@click.option("--set", "sets", multiple=True, metavar="METHOD.NAME=VALUE",
+              help="Override one method's hyper-parameter, e.g. --set alexnet-cifar.epochs=5 (repeatable).")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Run here, or on a Dask distributed cluster (--scheduler).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="The Dask scheduler address.")
@@ -432,7 +452,7 @@ def _image_size_of(dataset, root, seed, data):
 @click.option("--figures/--no-figures", default=True, show_default=True, help="Draw the figures.")
 @click.pass_context
 def progression_command(ctx, dataset, root, image_size, grayscale, n_per_class, test_n_per_class, val_fraction,
-                        skip_bad, profile, methods, device, seed, executor, scheduler, out, resume, figures):
+                        skip_bad, profile, methods, device, seed, sets, executor, scheduler, out, resume, figures):
     """Run pixels-svm, hog-svm, the three SIFT pipelines, dbn and AlexNet in historical order
     on the same split with the same seed, then print the side-by-side table and write it
     (Markdown, CSV, LaTeX) with the figures.
@@ -450,8 +470,9 @@ def progression_command(ctx, dataset, root, image_size, grayscale, n_per_class, 
         raise click.ClickException("no method of the progression is available")
     out = Path(out or f"runs/progression-{Path(name).name}")
     ui.note(f"progression on {name} ({profile} profile): {', '.join(names)}; runs in {out}")
+    overrides = _per_method_overrides(sets, names)
     specs = [JobSpec(method=m, dataset=dataset, seed=seed, profile=profile, root=root, device=device, data=data,
-                     tag="progression") for m in names]
+                     overrides=overrides.get(m, {}), tag="progression") for m in names]
 
     def done(rec):
         ui.note(_summary_line(rec))

@@ -96,3 +96,15 @@ def test_dask_without_scheduler_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(cli, ["progression", *TINY, "--methods", "pixels-svm", "--executor", "dask",
                                    "--out", str(tmp_path)])
     assert res.exit_code == 1 and "--scheduler" in res.output
+
+
+def test_per_method_overrides_reach_only_that_method(tmp_path):
+    res = CliRunner().invoke(cli, ["progression", *TINY, "--methods", "pixels-svm,hog-svm",
+                                   "--set", "pixels-svm.C=0.5", "--out", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    recs = {json.loads(p.read_text())["method"]: json.loads(p.read_text()) for p in results(tmp_path).values()}
+    assert recs["pixels-svm"]["config"]["C"] == 0.5
+    assert recs["hog-svm"]["overrides"] == {}
+    bad = CliRunner().invoke(cli, ["progression", *TINY, "--methods", "pixels-svm", "--set", "pixels-svm.Cx=1",
+                                   "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 1 and "did you mean C" in bad.output and not (tmp_path / "bad").exists()
