@@ -294,30 +294,43 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     ax_r.set_title(f"This run: {dataset}")
     ax_r.legend(handles=handles, fontsize=8)
     fig.suptitle("The road to AlexNet: history beside this reproduction")
-    _caption(fig, caption_text(dataset, jump_line(the_jump(df))))
+    _caption(fig, caption_text(dataset) + "\n" + jump_line(the_jump(df)))
     return _save(fig, Path(out_base))
 
 
 def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
-    """Validation/test error (or training loss) per epoch for every method that has a curve."""
+    """Error (train solid, validation dashed) and training loss per epoch, per method."""
     curves = [(r["method"], r["learning_curve"]) for r in records if r.get("learning_curve")]
     if not curves:
         return []
-    fig = _figure()
-    ax = fig.subplots()
-    for method, curve in curves:
-        ep = [c.get("epoch", i + 1) for i, c in enumerate(curve)]
-        key = next((k for k in ("val_error", "test_error", "train_error", "train_loss", "loss")
-                    if any(k in c for c in curve)), None)
-        if key is None:
-            continue
-        ys = [c.get(key) for c in curve]
-        scale = 100 if key.endswith("error") else 1
-        ax.plot(ep, [scale * y if y is not None else np.nan for y in ys], "o-", ms=3, label=f"{method} ({key})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("error (%) or loss")
-    ax.set_title("Learning curves")
-    ax.legend(fontsize=8)
+
+    def series(curve, key):
+        return [c.get("epoch", i + 1) for i, c in enumerate(curve)], [
+            np.nan if c.get(key) is None else float(c[key]) for c in curve]
+
+    fig = _figure(10, 4.2)
+    ax_err, ax_loss = fig.subplots(1, 2)
+    for i, (method, curve) in enumerate(curves):
+        color = f"C{i}"
+        for key, style in (("train_error", "o-"), ("val_error", "s--")):
+            ep, ys = series(curve, key)
+            if not all(np.isnan(ys)):
+                ax_err.plot(ep, 100 * np.asarray(ys), style, ms=3, color=color,
+                            label=f"{method} ({key.split('_')[0]})")
+        ep, ys = series(curve, "train_loss")
+        if not all(np.isnan(ys)):
+            ax_loss.plot(ep, ys, "o-", ms=3, color=color, label=method)
+    ax_err.set_xlabel("epoch")
+    ax_err.set_ylabel("error (%)")
+    ax_err.set_title("Error per epoch (train solid, validation dashed)")
+    if ax_err.get_legend_handles_labels()[0]:
+        ax_err.legend(fontsize=8)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss (cross-entropy, nats)")
+    ax_loss.set_title("Training loss per epoch")
+    if ax_loss.get_legend_handles_labels()[0]:
+        ax_loss.legend(fontsize=8)
+    fig.suptitle("Learning curves")
     _caption(fig, caption_text(dataset))
     return _save(fig, Path(out_base))
 
