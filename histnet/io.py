@@ -38,7 +38,7 @@ def atomic_write(path, mode="wb"):
         raise
 
 
-def _json_default(o):
+def json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -53,7 +53,7 @@ def to_json(obj, indent=2) -> str:
 
     NaN and inf are written as ``null`` so the file stays valid JSON.
     """
-    return json.dumps(_clean_floats(obj), indent=indent, default=_json_default, allow_nan=False)
+    return json.dumps(_clean_floats(obj), indent=indent, default=json_default, allow_nan=False)
 
 
 def _clean_floats(obj):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..backend import is_device_array, to_host
 from ..errors import ConfigError
-from ..io import atomic_write, cache_root, write_json
+from ..io import json_default, atomic_write, cache_root, write_json
 
 __all__ = ["FeatureCache", "dataset_key", "key_digest"]
 
@@ -39,19 +39,10 @@ def _canonical(key: dict) -> str:
     if not isinstance(key, dict):
         raise ConfigError(f"FeatureCache: key must be a dict, got {type(key).__name__}")
 
-    def default(o):
-        if isinstance(o, np.generic):
-            return o.item()
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        raise TypeError(f"FeatureCache: key value of type {type(o).__name__} is not JSON-able")
-
     try:
-        return json.dumps(key, sort_keys=True, separators=(",", ":"), default=default)
+        return json.dumps(key, sort_keys=True, separators=(",", ":"), default=json_default)
     except TypeError as e:
-        raise ConfigError(str(e)) from None
+        raise ConfigError(f"FeatureCache: key is not JSON-able ({e})") from None
 
 
 def key_digest(key: dict) -> str:
