@@ -82,7 +82,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from ..backend import get_array_module, to_host
+from ..backend import get_array_module, to_device, to_host
 from ..progress import Stage
 from ._validation import (check_features, check_fitted, check_float_dtype, check_labels,
                           check_n_features, check_positive, encode_labels, match_device)
@@ -454,6 +454,23 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         xp = get_array_module(X)
         scores = X @ match_device(self.coef_, xp).T + match_device(self.intercept_, xp)
         return scores[:, 0] if scores.shape[1] == 1 else scores
+
+    def get_state(self) -> dict:
+        """The fitted arrays as host numpy: ``coef`` (K, d), ``intercept`` (K,), ``classes`` (K,)."""
+        check_fitted(self, "coef_")
+        return {"coef": to_host(self.coef_), "intercept": to_host(self.intercept_),
+                "classes": np.asarray(self.classes_)}
+
+    def set_state(self, state: dict, xp=np) -> "LinearSVM":
+        """Restore :meth:`get_state`'s arrays onto the device of ``xp`` (in ``dtype``); returns self."""
+        coef = np.asarray(state["coef"])
+        if coef.ndim != 2:
+            raise ValueError(f"LinearSVM state: coef must be (n_classifiers, n_features), got {coef.shape}")
+        self.coef_ = to_device(coef, xp, dtype=self.dtype)
+        self.intercept_ = to_device(np.asarray(state["intercept"]), xp, dtype=self.dtype)
+        self.classes_ = np.asarray(state["classes"])
+        self.n_features_in_ = int(coef.shape[1])
+        return self
 
     def class_scores(self, X, n_classes: int) -> np.ndarray:
         """Decision values laid out over all ``n_classes`` labels 0..n_classes-1 (host float32).

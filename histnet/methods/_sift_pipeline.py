@@ -292,9 +292,7 @@ class SiftPipelineMethod(Method):
         if not hasattr(self, "svm_"):
             raise CheckpointError(f"{self.name}: nothing to save before fit")
         state = {f"encoder/{k}": np.asarray(v) for k, v in self._encoder_state().items()}
-        state["svm/coef"] = to_host(self.svm_.coef_)
-        state["svm/intercept"] = to_host(self.svm_.intercept_)
-        state["svm/classes"] = np.asarray(self.svm_.classes_)
+        state.update({f"svm/{k}": v for k, v in self.svm_.get_state().items()})
         state["n_classes"] = np.asarray(self.n_classes_)
         state["image_shape"] = np.asarray(getattr(self, "image_shape_", (0, 0)), np.int64)
         return state
@@ -307,11 +305,8 @@ class SiftPipelineMethod(Method):
         except KeyError as e:
             raise CheckpointError(f"{self.name}: saved state lacks {e.args[0]!r}") from None
         self._set_encoder_state(enc)
-        svm = _linear_svm(C=self.config.C)
-        svm.coef_ = to_device(coef, self.xp)
-        svm.intercept_ = to_device(intercept, self.xp)
-        svm.classes_ = np.asarray(classes)
-        svm.n_features_in_ = int(coef.shape[1])
+        svm = _linear_svm(C=self.config.C).set_state({"coef": coef, "intercept": intercept, "classes": classes},
+                                                     self.xp)
         if svm.n_features_in_ != self.feature_dim():
             raise CheckpointError(f"{self.name}: saved SVM has {svm.n_features_in_} features but the config "
                                   f"gives {self.feature_dim()}")

@@ -240,9 +240,8 @@ class HogSvm(Method):
         if not hasattr(self, "svm_"):
             raise CheckpointError(f"{self.name}: nothing to save before fit")
         return {"mean": to_host(self.mean_), "scale": to_host(self.scale_),
-                "svm/coef": to_host(self.svm_.coef_), "svm/intercept": to_host(self.svm_.intercept_),
-                "svm/classes": np.asarray(self.svm_.classes_), "n_classes": np.asarray(self.n_classes_),
-                "image_shape": np.asarray(self.image_shape_, np.int64)}
+                **{f"svm/{k}": v for k, v in self.svm_.get_state().items()},
+                "n_classes": np.asarray(self.n_classes_), "image_shape": np.asarray(self.image_shape_, np.int64)}
 
     def set_state(self, state: dict) -> None:
         from ..classifiers import LinearSVM
@@ -257,12 +256,8 @@ class HogSvm(Method):
         if coef.shape[1] != dim or mean.shape != (dim,):
             raise CheckpointError(f"{self.name}: saved SVM has {coef.shape[1]} features but the config "
                                   f"gives {dim} for {image_shape[0]}x{image_shape[1]} images")
-        svm = LinearSVM(C=float(self.config.C))
-        svm.coef_ = to_device(coef, self.xp)
-        svm.intercept_ = to_device(intercept, self.xp)
-        svm.classes_ = np.asarray(classes)
-        svm.n_features_in_ = int(dim)
-        self.svm_ = svm
+        self.svm_ = LinearSVM(C=float(self.config.C)).set_state(
+            {"coef": coef, "intercept": intercept, "classes": classes}, self.xp)
         self.mean_, self.scale_ = to_device(mean, self.xp), to_device(scale, self.xp)
         self.n_classes_, self.image_shape_ = n_classes, image_shape
 

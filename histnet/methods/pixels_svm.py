@@ -212,8 +212,7 @@ class PixelsSvm(Method):
         if not hasattr(self, "svm_"):
             raise CheckpointError(f"{self.name}: nothing to save before fit")
         return {"mean": to_host(self.scaler_.mean_), "scale": to_host(self.scaler_.scale_),
-                "svm/coef": to_host(self.svm_.coef_), "svm/intercept": to_host(self.svm_.intercept_),
-                "svm/classes": np.asarray(self.svm_.classes_, np.int64),
+                **{f"svm/{k}": v for k, v in self.svm_.get_state().items()},
                 "n_classes": np.asarray(self.n_classes_, np.int64),
                 "image_shape": np.asarray(self.image_shape_, np.int64)}
 
@@ -233,9 +232,8 @@ class PixelsSvm(Method):
         scaler.mean_, scaler.scale_ = to_device(mean, xp, dtype), to_device(scale, xp, dtype)
         scaler.n_features_in_ = dim
         svm = LinearSVM(C=float(self.config.C), max_iter=int(self.config.max_iter),
-                        tol=float(self.config.tol), dtype=dtype)
-        svm.coef_, svm.intercept_ = to_device(coef, xp, dtype), to_device(intercept, xp, dtype)
-        svm.classes_, svm.n_features_in_ = np.asarray(classes, np.int64), dim
+                        tol=float(self.config.tol), dtype=dtype).set_state(
+            {"coef": coef, "intercept": intercept, "classes": np.asarray(classes, np.int64)}, xp)
         self.scaler_, self.svm_ = scaler, svm
         self.n_classes_, self.image_shape_ = n_classes, image_shape
 
