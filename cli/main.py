@@ -9,7 +9,6 @@ it is a terminal unless ``--progress`` forces them; ``--quiet`` silences the not
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import shlex
 import subprocess

@@ -559,7 +559,7 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
     def _up_down_step(self, v, t, rng):
         """One mini-batch of contrastive wake-sleep (Hinton et al. 2006, appendix B)."""
         xp = get_array_module(v)
-        n, n_cls = v.shape[0], t.shape[1]
+        n = v.shape[0]
         r = self.updown_learning_rate / n
 
         def sample(p):

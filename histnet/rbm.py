@@ -754,7 +754,6 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def _fit_epoch(self, Xd, Xv=None):
         """One epoch over ``Xd`` (device float32) in shuffled mini-batches, then monitors."""
-        xp = get_array_module(Xd)
         epoch = self.n_epochs_
         t0 = time.perf_counter()
         n = Xd.shape[0]

@@ -33,6 +33,7 @@ def test_computes_once_then_reads_a_read_only_map(tmp_path):
 
     key = {"feature": "demo", "params": {"a": 1, "b": [1, 2]}, "data": "xyz"}
     first = cache.get_or_compute(key, compute)
+    np.testing.assert_array_equal(first, np.arange(12, dtype=np.float32).reshape(3, 4))
     again = cache.get_or_compute(dict(reversed(list(key.items()))), compute)  # key order does not matter
     assert calls == [1] and (cache.hits, cache.misses) == (1, 1)
     np.testing.assert_array_equal(again, np.arange(12, dtype=np.float32).reshape(3, 4))
