@@ -38,6 +38,22 @@ def published() -> pd.DataFrame:
         return pd.read_csv(f)
 
 
+def history_for(method: str) -> str:
+    """The published figure a method stands for, as short text ("" if none).
+
+    >>> history_for("sift-fisher-svm")
+    'ILSVRC-2011 test, XRCE: 25.8% top-5'
+    """
+    key = METHOD_HISTORY.get(method)
+    if key is None:
+        return ""
+    row = published().set_index("key").loc[key]
+    team = row["entry"].split(" (")[0]
+    if pd.notna(row["top5_error"]):
+        return f"{row['benchmark']}, {team}: {100 * row['top5_error']:.1f}% top-5"
+    return f"{row['benchmark']}, {team}: {100 * row['error']:.2f}% error"
+
+
 def ilsvrc_winners() -> pd.DataFrame:
     """ILSVRC 2010-2012 entries on the official test sets (year, entry, top-5 error)."""
     df = published()

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import HistnetError
-from .history import HISTORICAL_JUMP, METHOD_HISTORY, published
+from .history import HISTORICAL_JUMP, history_for, published
 
 # -- reading records ------------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
 # -- the side-by-side table -----------------------------------------------------------------------
 
 TABLE_COLUMNS = ["year", "method", "paper", "top-1 error", "top-5 error", "fit time (s)",
-                 "predict (img/s)", "features / params", "MFLOPs / image", "note"]
+                 "predict (img/s)", "features / params", "MFLOPs / image", "history (published)", "note"]
 
 
 def _pct(v, sd=None):
@@ -139,11 +139,12 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
                 _num(ok["predict_img_s"].mean(), "{:,.0f}"),
                 fp,
                 _num(flops / 1e6 if flops is not None and pd.notna(flops) else None, "{:,.2f}"),
+                history_for(method),
                 note,
             ])
         else:
             rows.append([first["year"], method, first["paper"], "n/a", "n/a", "n/a", "n/a", "n/a", "n/a",
-                         f"{first['status']}: {first['error']}"])
+                         history_for(method), f"{first['status']}: {first['error']}"])
     out = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     out["year"] = out["year"].map(lambda y: "" if y is None or pd.isna(y) else str(int(y)))
     return out

@@ -43,6 +43,9 @@ def test_side_by_side_table_is_in_historical_order_with_means_over_seeds():
     dbn = table[table["method"] == "dbn"].iloc[0]
     assert "failed" in dbn["note"] and "layer 2" in dbn["note"]
     assert table[table["method"] == "alexnet-cifar"].iloc[0]["top-5 error"] == "1.00%"
+    hist = dict(zip(table["method"], table["history (published)"]))
+    assert hist["alexnet-cifar"] == "ILSVRC-2012 test, SuperVision: 15.3% top-5"
+    assert hist["dbn"] == "MNIST test, DBN 784-500-500-2000: 1.20% error" and hist["pixels-svm"] == ""
 
 
 def test_the_jump_divides_cnn_by_best_hand_crafted():
