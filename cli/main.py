@@ -497,6 +497,8 @@ def progression_command(ctx, dataset, root, image_size, grayscale, n_per_class, 
               help="Training images per class, comma-separated; `all` = the whole training split.")
 @click.option("--methods", default="pixels-svm,hog-svm,sift-fisher-svm,alexnet", show_default=True, metavar="A,B,...",
               help="Methods to compare (`alexnet` = the variant that fits).")
+@click.option("--test-n-per-class", type=click.IntRange(1), default=None,
+              help="Score on a stratified subset of N test images per class (default: the whole test split).")
 @click.option("--seeds", default="0", show_default=True, help="Seeds, comma-separated (error bars over seeds).")
 @click.option("--profile", type=click.Choice(["quick", "full"]), default="quick", show_default=True, help="Method profile.")
 @click.option("--device", type=DEVICE, default="cpu", show_default=True, help="cpu, gpu or auto.")
@@ -505,7 +507,8 @@ def progression_command(ctx, dataset, root, image_size, grayscale, n_per_class, 
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (default: runs/crossover-<dataset>).")
 @click.option("--resume", is_flag=True, help="Skip finished jobs.")
 @click.pass_context
-def crossover_command(ctx, dataset, root, sizes, methods, seeds, profile, device, executor, scheduler, out, resume):
+def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seeds, profile, device, executor, scheduler,
+                      out, resume):
     """Train each method on growing training sets and draw accuracy against images per
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
     from histnet.experiment import JobSpec, progression_methods, run_grid
@@ -525,7 +528,8 @@ def crossover_command(ctx, dataset, root, sizes, methods, seeds, profile, device
             raise click.BadParameter(f"{s!r} is not a positive count or 'all'", param_hint="--sizes")
     out = Path(out or f"runs/crossover-{Path(name).name}")
     specs = [JobSpec(method=m, dataset=dataset, seed=sd, profile=profile, root=root, device=device,
-                     data={"n_per_class": n}, tag="crossover") for n in counts for m in names for sd in seed_list]
+                     data={"n_per_class": n, "test_n_per_class": test_n_per_class}, tag="crossover")
+             for n in counts for m in names for sd in seed_list]
     ui.note(f"crossover on {name}: {len(specs)} jobs in {out}")
     records = run_grid(specs, out, resume=resume, executor=executor, scheduler=scheduler, progress=ui.progress,
                        on_result=lambda r: ui.note(_summary_line(r)), command=shlex.join(["histnet"] + sys.argv[1:]))

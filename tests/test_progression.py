@@ -108,3 +108,14 @@ def test_per_method_overrides_reach_only_that_method(tmp_path):
     bad = CliRunner().invoke(cli, ["progression", *TINY, "--methods", "pixels-svm", "--set", "pixels-svm.Cx=1",
                                    "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 1 and "did you mean C" in bad.output and not (tmp_path / "bad").exists()
+
+
+def test_crossover_table_and_figure(tmp_path):
+    res = CliRunner().invoke(cli, ["crossover", "-d", "mnist5k", "--sizes", "5,20", "--methods", "pixels-svm,hog-svm",
+                                   "--test-n-per-class", "10", "--out", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "crossover.csv")
+    assert t["train images per class"].tolist() == [5, 20]
+    assert {"pixels-svm", "hog-svm"} <= set(t.columns)
+    assert (tmp_path / "crossover.png").is_file() and (tmp_path / "crossover.svg").is_file()
+    assert len(results(tmp_path)) == 4
