@@ -225,7 +225,9 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
                 "predict_images_per_s": len(splits.test) / max(pred_t.seconds, 1e-9),
                 "total_s": time.time() - started,
             },
-            memory={"peak_rss_mb": peak_memory_mb()},
+            # peak RSS of this process so far: in a grid run in one process it includes the
+            # jobs before; `histnet cost` runs each job in a fresh process for its own peak.
+            memory={"peak_rss_mb": peak_memory_mb(), "scope": "process"},
             describe=method.describe(),
             learning_curve=method.learning_curve(),
         )
