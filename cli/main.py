@@ -574,8 +574,8 @@ def cost_command(ctx, dataset, root, methods, profile, out):
                    "--device", dev, "--out", str(out / dev), "--resume"] + (["--root", root] if root else [])
             ui.note(f"{m} on {dev} ...")
             proc = subprocess.run(cmd, capture_output=True, text=True)
-            ui.note((proc.stdout.strip() or proc.stderr.strip().splitlines()[-1:] or ["?"])[-1] if proc.stdout
-                    else (proc.stderr.strip().splitlines() or ["?"])[-1])
+            lines = (proc.stdout if proc.returncode == 0 else proc.stderr).strip().splitlines()
+            ui.note(lines[-1] if lines else f"{m} on {dev}: no output (exit status {proc.returncode})")
     df = records_to_frame(load_records([out]))
     df = df[df["status"] == "ok"]
     table = pd.DataFrame({
@@ -583,7 +583,7 @@ def cost_command(ctx, dataset, root, methods, profile, out):
         "MFLOPs / image": (df["flops_per_image"].astype(float) / 1e6).round(2),
         "params": df["n_params"], "feature dim": df["feature_dim"],
         "fit (s)": df["fit_s"].round(1), "predict (img/s)": df["predict_img_s"].round(0),
-        "peak memory (MiB)": df["peak_rss_mb"].round(0), "top-1 error": (100 * df["top1_error"]).round(2),
+        "peak memory (MiB)": df["peak_rss_mb"].round(0), "top-1 error (%)": (100 * df["top1_error"]).round(2),
     }).fillna("n/a")
     write_tables(table, out, "cost", caption=f"cost per method on {name}")
     click.echo(to_markdown(table))

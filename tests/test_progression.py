@@ -119,3 +119,12 @@ def test_crossover_table_and_figure(tmp_path):
     assert {"pixels-svm", "hog-svm"} <= set(t.columns)
     assert (tmp_path / "crossover.png").is_file() and (tmp_path / "crossover.svg").is_file()
     assert len(results(tmp_path)) == 4
+
+
+def test_cost_runs_each_method_in_its_own_process(tmp_path):
+    res = CliRunner().invoke(cli, ["cost", "--methods", "pixels-svm", "--out", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(tmp_path / "cost.csv")
+    assert t["method"].tolist() == ["pixels-svm"] and t["device"].tolist() == ["cpu"]
+    assert t["peak memory (MiB)"].iloc[0] > 0 and 0 <= t["top-1 error (%)"].iloc[0] < 50
+    assert "pixels-svm on mnist5k: top-1 error" in res.output
