@@ -177,3 +177,30 @@ def match_device(a, xp):
     if get_array_module(a) is xp:
         return a
     return xp.asarray(to_host(a)) if xp is not np else to_host(a)
+
+
+class DeviceClassifierMixin:
+    """``score`` and label lookup for classifiers whose outputs may live on a device.
+
+    scikit-learn's ``ClassifierMixin.score`` passes ``predict``'s output to numpy, which a
+    device array refuses; this one moves the predictions to the host explicitly.
+    """
+
+    def _labels_from_index(self, index):
+        """``classes_[index]``: on the device of ``index`` for numeric labels, else a host array."""
+        from ..backend import get_array_module, to_host
+
+        xp = get_array_module(index)
+        if xp is np or self.classes_.dtype.kind not in "biuf":
+            return self.classes_[to_host(index)]
+        return xp.asarray(self.classes_)[index]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on (X, y), as a Python float (computed on the host)."""
+        from sklearn.metrics import accuracy_score
+
+        from ..backend import to_host
+
+        predicted = to_host(self.predict(X))
+        return float(accuracy_score(check_labels(y, len(predicted), f"{type(self).__name__}.score"),
+                                    predicted, sample_weight=sample_weight))

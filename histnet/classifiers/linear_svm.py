@@ -84,7 +84,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..backend import get_array_module, to_device, to_host
 from ..progress import Stage
-from ._validation import (check_features, check_fitted, check_float_dtype, check_labels,
+from ._validation import (DeviceClassifierMixin, check_features, check_fitted, check_float_dtype, check_labels,
                           check_n_features, check_positive, encode_labels, match_device)
 
 __all__ = ["LinearSVM", "squared_hinge_objective", "one_vs_rest_targets"]
@@ -322,7 +322,7 @@ def fit_one_vs_rest(X, Y, C, intercept_scaling, tol, max_iter, max_cg_iter, prog
 
 # -- the estimator ------------------------------------------------------------------------------
 
-class LinearSVM(ClassifierMixin, BaseEstimator):
+class LinearSVM(DeviceClassifierMixin, ClassifierMixin, BaseEstimator):
     """One-vs-rest linear SVM with squared hinge loss and L2 penalty (LIBLINEAR's default).
 
     Minimises, for every class k, 1/2 |w_k|^2 + C sum_i max(0, 1 - y_ik (w_k.x_i + b_k))^2
@@ -498,16 +498,5 @@ class LinearSVM(ClassifierMixin, BaseEstimator):
         host array.
         """
         scores = self.decision_function(X)
-        xp = get_array_module(scores)
         index = (scores > 0).astype(np.int64) if scores.ndim == 1 else scores.argmax(axis=1)
-        if xp is np or self.classes_.dtype.kind not in "biuf":
-            return self.classes_[to_host(index)]
-        return xp.asarray(self.classes_)[index]
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy on (X, y), as a Python float (computed on the host)."""
-        from sklearn.metrics import accuracy_score
-
-        predicted = to_host(self.predict(X))
-        return float(accuracy_score(check_labels(y, len(predicted), f"{type(self).__name__}.score"),
-                                    predicted, sample_weight=sample_weight))
+        return self._labels_from_index(index)

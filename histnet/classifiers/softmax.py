@@ -39,9 +39,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 
-from ..backend import get_array_module, to_host
+from ..backend import get_array_module
 from ..progress import Stage
-from ._validation import (check_features, check_fitted, check_float_dtype, check_labels,
+from ._validation import (DeviceClassifierMixin, check_features, check_fitted, check_float_dtype, check_labels,
                           check_n_features, check_positive, encode_labels, match_device)
 from .linear_svm import ARMIJO, EPS_CG, MAX_HALVINGS, _backward, _forward
 
@@ -176,7 +176,7 @@ def fit_softmax(X, Y, C, fit_intercept, tol, max_iter, max_cg_iter, progress=Non
     return W, n_iter, converged
 
 
-class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+class SoftmaxRegression(DeviceClassifierMixin, ClassifierMixin, BaseEstimator):
     """Multinomial logistic regression with an L2 penalty (scikit-learn's objective).
 
     Minimises 1/2 |W|^2 + C sum_i -log softmax(x_i W + b)[y_i] by Newton-CG on the
@@ -277,16 +277,4 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class; on the device of X for numeric labels, else host."""
-        index = self._logits(X).argmax(axis=1)
-        xp = get_array_module(index)
-        if xp is np or self.classes_.dtype.kind not in "biuf":
-            return self.classes_[to_host(index)]
-        return xp.asarray(self.classes_)[index]
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy on (X, y), as a Python float."""
-        from sklearn.metrics import accuracy_score
-
-        predicted = to_host(self.predict(X))
-        return float(accuracy_score(check_labels(y, len(predicted), f"{type(self).__name__}.score"),
-                                    predicted, sample_weight=sample_weight))
+        return self._labels_from_index(self._logits(X).argmax(axis=1))
