@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
+
+from _timing import best_time  # sibling module: benchmarks/_timing.py
 
 
 def windows(n: int, h: int = 128, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -45,18 +46,6 @@ def windows(n: int, h: int = 128, w: int = 64, seed: int = 0) -> np.ndarray:
     ys = rng.integers(0, img.shape[0] - h + 1, n)
     xs = rng.integers(0, img.shape[1] - w + 1, n)
     return np.stack([img[y:y + h, x:x + w] for y, x in zip(ys, xs)])
-
-
-def _best(fn, reps: int, sync=lambda: None) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None):
@@ -81,9 +70,9 @@ def main(argv=None):
     params = dict(orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), block_norm="L2-Hys")
     res = {"n": args.n, "window": "64x128", "device": backend.describe(), "skimage_version": skimage.__version__}
 
-    ours = _best(lambda: hog(dev, **params), args.reps, sync) / args.n * 1e3
+    ours = best_time(lambda: hog(dev, **params), args.reps, sync) / args.n * 1e3
     paper = dict(params, transform_sqrt=True, block_window=True, interpolation="trilinear")
-    ours_paper = _best(lambda: hog(dev, **paper), args.reps, sync) / args.n * 1e3
+    ours_paper = best_time(lambda: hog(dev, **paper), args.reps, sync) / args.n * 1e3
     res.update(ours=round(ours, 5), ours_paper=round(ours_paper, 5),
                feature_dim=int(to_host(hog(dev[:1], **params)).shape[1]))
 
@@ -93,7 +82,7 @@ def main(argv=None):
         cv2 = None
     if cv2 is not None and hasattr(cv2, "HOGDescriptor"):
         hd = cv2.HOGDescriptor()  # 64x128 window, 16x16 blocks, stride 8, 8x8 cells, 9 bins, L2-Hys
-        peer = _best(lambda: [hd.compute(im) for im in imgs], args.reps) / args.n * 1e3
+        peer = best_time(lambda: [hd.compute(im) for im in imgs], args.reps) / args.n * 1e3
         res.update(peer=round(peer, 5), ratio=round(peer / ours, 3), ratio_paper=round(peer / ours_paper, 3),
                    cv2_version=cv2.__version__, cv2_threads=cv2.getNumThreads())
     else:
@@ -101,7 +90,7 @@ def main(argv=None):
                    note="cv2.HOGDescriptor unavailable (OpenCV >= 5 or not installed): pip install 'opencv-python-headless<5'")
 
     sub = imgs[:args.skimage_n].astype(np.float32) / 255.0
-    sk = _best(lambda: [sk_hog(im, **params) for im in sub], max(1, args.reps - 1)) / len(sub) * 1e3
+    sk = best_time(lambda: [sk_hog(im, **params) for im in sub], max(1, args.reps - 1)) / len(sub) * 1e3
     res.update(skimage=round(sk, 5), ratio_skimage=round(sk / ours, 3))
     print(json.dumps(res))
 

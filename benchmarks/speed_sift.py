@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
+
+from _timing import best_time  # sibling module: benchmarks/_timing.py
 
 
 def images(n: int, size: int = 224, seed: int = 0) -> np.ndarray:
@@ -46,18 +47,6 @@ def images(n: int, size: int = 224, seed: int = 0) -> np.ndarray:
         y, x = rng.integers(0, 512 - side + 1, 2)
         out.append(resize(cam[y:y + side, x:x + side], (size, size), anti_aliasing=True))
     return (np.stack(out) * 255).round().astype(np.uint8)
-
-
-def _best(fn, reps: int, sync=lambda: None) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None):
@@ -78,13 +67,13 @@ def main(argv=None):
     sync = (lambda: xp.cuda.Stream.null.synchronize()) if xp.__name__ == "cupy" else (lambda: None)
     dev = backend.asarray(imgs)
 
-    ours = _best(lambda: dense_sift(dev, bin_size=4, step=8), args.reps, sync) / args.n * 1e3
-    ours_g = _best(lambda: dense_sift(dev, bin_size=4, step=8, window="gaussian"), args.reps, sync) / args.n * 1e3
+    ours = best_time(lambda: dense_sift(dev, bin_size=4, step=8), args.reps, sync) / args.n * 1e3
+    ours_g = best_time(lambda: dense_sift(dev, bin_size=4, step=8, window="gaussian"), args.reps, sync) / args.n * 1e3
     result = dense_sift(dev[:1], bin_size=4, step=8, window="gaussian", contrast_threshold=0.0)
     frames = result.frames
     keypoints = [cv2.KeyPoint(float(x), float(y), 4 / 1.5, 0) for y, x, _ in frames]
     sift = cv2.SIFT_create()
-    peer = _best(lambda: [sift.compute(im, keypoints) for im in imgs], args.reps) / args.n * 1e3
+    peer = best_time(lambda: [sift.compute(im, keypoints) for im in imgs], args.reps) / args.n * 1e3
 
     # agreement on the first image: OpenCV describes its sigma-1.52 base image, so ours is
     # computed on the image blurred the same way
