@@ -410,7 +410,10 @@ class RBM(TransformerMixin, BaseEstimator):
     def _sample_hiddens(self, p, rng):
         """Bernoulli samples with probabilities ``p``."""
         xp = get_array_module(p)
-        return (rng.random(p.shape, dtype=xp.float32) < p).astype(FLOAT)
+        u = rng.random(p.shape, dtype=xp.float32)
+        if xp is np:  # the comparison written over the uniforms: no bool temporary, same numbers
+            return np.less(u, p, out=u, casting="unsafe")
+        return (u < p).astype(FLOAT)
 
     def _sample_visibles(self, mean, rng):
         xp = get_array_module(mean)
@@ -655,11 +658,13 @@ class RBM(TransformerMixin, BaseEstimator):
             self._buf = buf
         return buf
 
-    def _update(self, v0, rng, epoch):
+    def _update(self, v0, rng, epoch, staged=False):
         """One mini-batch update of all parameters (the rule ``fit`` and ``partial_fit`` share).
 
         ``theta <- theta + u``, ``u <- momentum u + lr (<-dF/dtheta>_data - <-dF/dtheta>_model
         - weight_decay W) [+ sparsity push]``, the statistics averaged over the mini-batch.
+        ``staged``: ``v0`` already is the first half of the ``vcat`` work array (``_fit_epoch``
+        gathers the mini-batch there directly).
         """
         xp = get_array_module(v0)
         n = v0.shape[0]
@@ -668,12 +673,14 @@ class RBM(TransformerMixin, BaseEstimator):
         scale = lr / n
         hcat, vcat, G = self._buffers(n, xp)
         p0, pk, vk = hcat[:n], hcat[n:], vcat[n:]
-        vcat[:n] = v0
+        if not staged:
+            vcat[:n] = v0
         self._mean_hiddens(v0, out=p0)
         self._negative_phase(v0, p0, rng, v_out=vk, p_out=pk)
         if self.sparsity_target is not None:
             self._q *= self.sparsity_decay
             self._q += (1 - self.sparsity_decay) * p0.mean(axis=0)
+            v_mean = self._scaled_visible(v0).mean(axis=0)  # before vcat (maybe v0) is rescaled
         if self._gaussian:
             pos = self._free_energy_grads(v0, p0, with_weights=False)
             neg = self._free_energy_grads(vk, pk, with_weights=False)
@@ -698,7 +705,7 @@ class RBM(TransformerMixin, BaseEstimator):
         if self.sparsity_target is not None:
             push = (lr * self.sparsity_cost) * (self.sparsity_target - self._q)
             grads[2] += push
-            vel += push[:, None] * self._scaled_visible(v0).mean(axis=0)[None, :]
+            vel += push[:, None] * v_mean[None, :]
         W += vel
         params = [None, self.intercept_visible_, self.intercept_hidden_, self.log_variance_]
         for i in (1, 2, 3):
@@ -759,8 +766,15 @@ class RBM(TransformerMixin, BaseEstimator):
         n = Xd.shape[0]
         order = self.rng_.permutation(n)
         B = int(self.batch_size)
+        xp = get_array_module(Xd)
         for start in range(0, n, B):
-            self._update(Xd[order[start:start + B]], self.rng_, epoch)
+            rows = order[start:start + B]
+            if xp is np:  # gather the mini-batch straight into the update's work array
+                v0 = self._buffers(len(rows), xp)[1][:len(rows)]
+                np.take(Xd, rows, axis=0, out=v0)
+                self._update(v0, self.rng_, epoch, staged=True)
+            else:
+                self._update(Xd[rows], self.rng_, epoch)
         self._check_finite(epoch)
         self.n_epochs_ = epoch + 1
         rec = {"epoch": epoch + 1, "seconds": time.perf_counter() - t0}
