@@ -29,7 +29,10 @@ docs/dbn.md; ``--estimate`` measures it on yours).
 
 Outputs in ``--out``: ``result.json`` (test errors, timings, learning curves, configs, machine),
 ``dbn-pretrained.npz`` / ``dbn-random-init.npz`` (the models, :meth:`Method.load`),
-``figures.npz`` (first-layer filter grid and a grid of 25 samples from the pretrained DBN).
+``figures.npz`` (first-layer filter grid and a grid of 25 samples from the pretrained DBN) and
+``dbn-mnist.png`` / ``.svg`` drawn from those: the filters, the samples, and both arms'
+fine-tuning curves with their test errors. ``--redraw`` redraws the figure from ``result.json``
+and ``figures.npz`` without training (``data`` is then not needed).
 Each arm keeps checkpoints in ``--out/<arm>/``; run the same command again to resume after an
 interruption (finished layers and fine-tuning epochs are not repeated).
 """
@@ -74,15 +77,63 @@ def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet
     }
 
 
+def draw(out: Path) -> list[Path]:
+    """``dbn-mnist.png``/``.svg`` from ``out/result.json`` and ``out/figures.npz``."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    summary = json.loads((out / "result.json").read_text())
+    vis = dict(np.load(out / "figures.npz", allow_pickle=False)) if (out / "figures.npz").exists() else {}
+    fig = Figure(figsize=(13, 4.4), layout="constrained")
+    ax_f, ax_s, ax_c = fig.subplots(1, 3, width_ratios=[1, 0.62, 1.5])
+    for ax, key, title in ((ax_f, "filters", "first-layer RBM filters (100 of 500)"),
+                           (ax_s, "samples", "25 samples, 500 Gibbs steps")):
+        if key in vis:
+            ax.imshow(vis[key], cmap="gray", interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+    for rec in summary["arms"]:
+        curve = rec.get("learning_curve") or []
+        if not curve:
+            continue
+        epochs = [h["epoch"] for h in curve]
+        err = [100 * max(h["train_error"], 1e-3) for h in curve]
+        line, = ax_c.plot(epochs, err, label=f"{rec['arm']}: training error")
+        ax_c.axhline(100 * rec["test_error"], color=line.get_color(), ls="--",
+                     label=f"{rec['arm']}: test error {100 * rec['test_error']:.2f}%")
+    ax_c.axhline(100 * summary["target"], color="k", ls=":", lw=1, label=f"target {100 * summary['target']:.1f}%")
+    ax_c.set_yscale("log")
+    ax_c.set_xlabel("fine-tuning epoch")
+    ax_c.set_ylabel("top-1 error (%, log scale)")
+    ax_c.set_title("backprop fine-tuning, 784-500-500-2000", fontsize=10)
+    ax_c.legend(fontsize=8)
+    machine = summary.get("machine", {})
+    fig.suptitle("Deep belief net on MNIST, with and without greedy RBM pretraining")
+    fig.text(0.01, 0.005, f"MNIST ({summary['n_train']:,} training, {summary['n_test']:,} test digits); "
+             f"{machine.get('cores', '?')} cores, {machine.get('cpu', '')}; "
+             f"{time.strftime('%Y-%m-%d', time.gmtime((out / 'result.json').stat().st_mtime))}",
+             fontsize=8, color="0.3")
+    paths = []
+    for ext in ("png", "svg"):
+        path = out / f"dbn-mnist.{ext}"
+        fig.savefig(path, dpi=120)
+        paths.append(path)
+    return paths
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("data", help="folder with the MNIST IDX files (or a data set name histnet knows)")
+    ap.add_argument("data", nargs="?", help="folder with the MNIST IDX files (or a data set name histnet knows)")
     ap.add_argument("--out", required=True, type=Path, help="output folder (resumable)")
     ap.add_argument("--device", default="cpu", help="cpu, gpu or auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rbm-epochs", type=int, default=None, help="override the full profile's 30")
     ap.add_argument("--finetune-epochs", type=int, default=None, help="override the full profile's 100")
-    ap.add_argument("--limit", type=int, default=None, help="use only the first N training digits (smoke test)")
+    ap.add_argument("--limit", type=int, default=None, help="use only N training digits, a random subset drawn with --seed (smoke test)")
     ap.add_argument("--random-init-lr", type=float, default=None,
                     help="fine-tuning rate of the random-init arm (default: the same as the pretrained arm's; "
                          "see docs/dbn.md for why a deep sigmoid net from random weights may need a smaller one)")
@@ -93,7 +144,14 @@ def main(argv=None):
                     help="time 1 RBM epoch per layer and 1 fine-tuning epoch on all the data, then print "
                          "the projected time of the full run and stop")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    ap.add_argument("--redraw", action="store_true", help="only redraw the figure from --out's records")
     args = ap.parse_args(argv)
+    if args.redraw:
+        for path in draw(args.out):
+            print(path)
+        return
+    if args.data is None:
+        ap.error("the data folder is required (except with --redraw)")
 
     from histnet.data import load_splits
     from histnet.evaluate import machine_info
@@ -102,7 +160,9 @@ def main(argv=None):
 
     splits = load_splits(args.data)
     if args.limit:
-        splits.train = splits.train.subset(np.arange(min(args.limit, len(splits.train))), "train")
+        n = min(args.limit, len(splits.train))  # a seeded random subset: some sets are sorted by class
+        rows = np.sort(np.random.default_rng(args.seed).choice(len(splits.train), n, replace=False))
+        splits.train = splits.train.subset(rows, "train")
     cls = get_method("dbn")
     full = make_config(cls, profile="full")
     overrides = {}
@@ -151,6 +211,9 @@ def main(argv=None):
     if "pretrained" in models:
         vis = models["pretrained"].visualize()
         save_npz(args.out / "figures.npz", vis)
+    if not args.estimate:
+        for path in draw(args.out):
+            print(path)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""The benchmark scripts run as a user runs them (a real ``python benchmarks/...`` process)
+and write what their docstrings promise. Timings are not asserted here: speed claims come
+from the scripts' in-run ratios (``results/speed.md``), never from a timed test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args, cwd=ROOT):
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_dbn_mnist_writes_both_arms_and_the_figure(tmp_path):
+    out = tmp_path / "dbn"
+    stdout = _run("benchmarks/dbn_mnist.py", "mnist5k", "--out", str(out), "--limit", "300",
+                  "--rbm-epochs", "1", "--finetune-epochs", "2", "--quiet")
+    assert "pretrained: test error" in stdout and "random-init: test error" in stdout
+    summary = json.loads((out / "result.json").read_text())
+    arms = {rec["arm"]: rec for rec in summary["arms"]}
+    assert set(arms) == {"pretrained", "random-init"}
+    for rec in arms.values():
+        assert 0.0 <= rec["test_error"] <= 1.0
+        assert [h["epoch"] for h in rec["learning_curve"]] == [1, 2]
+        assert rec["config"]["pretrain"] is (rec["arm"] == "pretrained")
+    assert len(arms["pretrained"]["pretrain_history"]) == 3  # one history per RBM
+    assert arms["random-init"]["pretrain_history"] == []
+    figs = dict(np.load(out / "figures.npz", allow_pickle=False))
+    assert figs["filters"].ndim == 2 and figs["samples"].ndim == 2  # grey grids: 100 filters, 25 samples
+    png = out / "dbn-mnist.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png.unlink()
+    assert str(png) in _run("benchmarks/dbn_mnist.py", "--out", str(out), "--redraw")
+    assert png.exists() and (out / "dbn-mnist.svg").exists()
+
+
+def test_speed_rbm_prints_one_json_line_with_both_peer_settings():
+    line = _run("benchmarks/speed_rbm.py", "--reps", "1").strip().splitlines()[-1]
+    rec = json.loads(line)
+    assert rec["ratio"] == round(rec["peer_s_per_epoch"] / rec["ours_s_per_epoch"], 3)
+    assert rec["peer_params"] == {"batch_size": 10, "learning_rate": 0.1}  # scikit-learn's defaults
+    assert rec["anchor_setting"]["peer_params"] == {"batch_size": 100, "learning_rate": 0.05}
+    for pl in (rec["ours_pl"], rec["peer_pl"], rec["anchor_setting"]["peer_pl"]):
+        assert np.isfinite(pl) and pl < 0
