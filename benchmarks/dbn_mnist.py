@@ -15,7 +15,7 @@ The target of this reproduction is <= 1.4% test error with pretraining.
 Data: the four MNIST IDX files (gzipped or not) in one folder; ``histnet datasets download
 mnist`` fetches them. Usage::
 
-    python benchmarks/dbn_mnist.py DATA_DIR --out results/dbn_mnist            # the full run
+    python benchmarks/dbn_mnist.py DATA_DIR --out results/dbn-mnist            # the full run
     python benchmarks/dbn_mnist.py DATA_DIR --out /tmp/x --estimate            # ~3 min: time estimate
     python benchmarks/dbn_mnist.py DATA_DIR --out /tmp/x --limit 2000 --rbm-epochs 1 --finetune-epochs 1
 
@@ -101,14 +101,15 @@ def draw(out: Path) -> list[Path]:
         if not curve:
             continue
         epochs = [h["epoch"] for h in curve]
-        err = [100 * max(h["train_error"], 1e-3) for h in curve]
+        err = [100 * h["train_error"] for h in curve]
         line, = ax_c.plot(epochs, err, label=f"{rec['arm']}: training error")
         ax_c.axhline(100 * rec["test_error"], color=line.get_color(), ls="--",
                      label=f"{rec['arm']}: test error {100 * rec['test_error']:.2f}%")
     ax_c.axhline(100 * summary["target"], color="k", ls=":", lw=1, label=f"target {100 * summary['target']:.1f}%")
-    ax_c.set_yscale("log")
+    ax_c.set_yscale("symlog", linthresh=0.01)  # log above 0.01 %, linear down to 0 (no errors)
+    ax_c.set_ylim(0, 100)
     ax_c.set_xlabel("fine-tuning epoch")
-    ax_c.set_ylabel("top-1 error (%, log scale)")
+    ax_c.set_ylabel("top-1 error (%, log scale above 0.01)")
     ax_c.set_title("backprop fine-tuning, 784-500-500-2000", fontsize=10)
     ax_c.legend(fontsize=8)
     machine = summary.get("machine", {})
