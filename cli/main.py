@@ -506,12 +506,15 @@ def progression_command(ctx, dataset, root, image_size, grayscale, n_per_class, 
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help="The Dask scheduler address.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run folder (default: runs/crossover-<dataset>).")
 @click.option("--resume", is_flag=True, help="Skip finished jobs.")
+@click.option("--reuse-from", "reuse_from", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="A run folder (e.g. the progression's) whose finished jobs with the same settings are copied "
+                   "instead of run again: the `all` point of a full-test-split crossover (repeatable).")
 @click.pass_context
 def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seeds, profile, device, executor, scheduler,
-                      out, resume):
+                      out, resume, reuse_from):
     """Train each method on growing training sets and draw accuracy against images per
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
-    from histnet.experiment import JobSpec, progression_methods, run_grid
+    from histnet.experiment import JobSpec, progression_methods, read_result, reuse_finished, run_grid
     from histnet.report import plot_crossover, records_to_frame, to_markdown, write_tables
 
     ui = _ui(ctx)
@@ -527,12 +530,19 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
         else:
             raise click.BadParameter(f"{s!r} is not a positive count or 'all'", param_hint="--sizes")
     out = Path(out or f"runs/crossover-{Path(name).name}")
+    # the data options are spelled as the progression spells them, so that the `all` point with
+    # the whole test split has the progression's run id (and --reuse-from can take it)
     specs = [JobSpec(method=m, dataset=dataset, seed=sd, profile=profile, root=root, device=device,
-                     data={"n_per_class": n, "test_n_per_class": test_n_per_class}, tag="crossover")
+                     data=_data_options(None, None, n, test_n_per_class, 0.0, False), tag="crossover")
              for n in counts for m in names for sd in seed_list]
     ui.note(f"crossover on {name}: {len(specs)} jobs in {out}")
-    records = run_grid(specs, out, resume=resume, executor=executor, scheduler=scheduler, progress=ui.progress,
-                       on_result=lambda r: ui.note(_summary_line(r)), command=shlex.join(["histnet"] + sys.argv[1:]))
+    copied = reuse_finished(specs, out, reuse_from)
+    for rid in copied:
+        ui.note(f"{rid}: finished in {', '.join(reuse_from)}; copied, not run again")
+    records = run_grid([s for s in specs if s.run_id() not in copied], out, resume=resume, executor=executor,
+                       scheduler=scheduler, progress=ui.progress, on_result=lambda r: ui.note(_summary_line(r)),
+                       command=shlex.join(["histnet"] + sys.argv[1:]))
+    records += [read_result(out / rid) for rid in copied]
     df = records_to_frame(records)
     ok = df[df["status"] == "ok"].copy()
     ok["train images per class"] = [int(n) if n == n and n is not None else int(t / c) for n, t, c in

@@ -44,7 +44,7 @@ from . import __version__
 from .backend import get_backend, to_host
 from .errors import HistnetError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
-from .io import save_npz, write_json
+from .io import atomic_write, save_npz, write_json
 from .methods import get_method, make_config
 from .progress import ProgressCallback
 
@@ -145,6 +145,41 @@ def read_result(run_dir) -> Optional[dict]:
 def is_finished(run_dir) -> bool:
     rec = read_result(run_dir)
     return bool(rec) and rec.get("status") == "ok"
+
+
+def reuse_finished(specs: Iterable[JobSpec], out_dir, sources: Iterable) -> list:
+    """Copy finished jobs from other run folders instead of running them again.
+
+    A job counts as the same when its run id is: same method, data set, seed,
+    profile, overrides, data options and device (the tag is not part of the id, so
+    the progression's full-data runs are the crossover's ``all`` point). Only the
+    record and the figure arrays are copied, never a checkpoint; the record gains
+    ``"reused_from"`` naming the folder it came from. Jobs already finished in
+    ``out_dir`` are left as they are. Returns the run ids copied.
+    """
+    out_dir = Path(out_dir)
+    copied = []
+    for spec in specs:
+        rid = spec.run_id()
+        if is_finished(out_dir / rid):
+            continue
+        for src in sources:
+            src_dir = Path(src) / rid
+            rec = read_result(src_dir)
+            if not rec or rec.get("status") != "ok":
+                continue
+            dest = out_dir / rid
+            dest.mkdir(parents=True, exist_ok=True)
+            for f in src_dir.iterdir():
+                if f.is_file() and f.name != RESULT_FILE and f.suffix in (".npz", ".json", ".png", ".svg") \
+                        and "checkpoint" not in f.name:
+                    with atomic_write(dest / f.name) as fh:
+                        fh.write(f.read_bytes())
+            rec["reused_from"] = str(src_dir)
+            write_json(dest / RESULT_FILE, rec)  # last, so a half-copied job is not "finished"
+            copied.append(rid)
+            break
+    return copied
 
 
 def predict_in_batches(method, dataset, batch_size: int = 500) -> np.ndarray:

@@ -84,7 +84,16 @@ def test_learns_and_saves(tmp_path):
     assert len(curve) == 3 and curve[-1]["train_loss"] < curve[0]["train_loss"]
     m.save(tmp_path / "m.npz")
     m2 = cls.load(tmp_path / "m.npz")
-    np.testing.assert_allclose(m2.predict_scores(test.get_images(np.arange(20))), scores[:20], rtol=1e-5)
+    np.testing.assert_allclose(m2.predict_scores(test.get_images(np.arange(20))), scores[:20], rtol=1e-5, atol=1e-7)
+
+
+def test_min_steps_raises_the_epochs_of_a_small_training_set():
+    train = _quadrants(20, 0)  # 20 images in batches of 8: 3 steps an epoch
+    cls = get_method("alexnet-cifar")
+    base = {"width": 0.125, "epochs": 2, "batch_size": 8, "dropout": 0.0}
+    assert len(cls(make_config(cls, {**base, "min_steps": 10})).fit(train).learning_curve()) == 4  # ceil(10/3)
+    assert len(cls(make_config(cls, {**base, "min_steps": 5})).fit(train).learning_curve()) == 2  # 6 steps >= 5
+    assert make_config(cls, {}, profile="full").min_steps == 500
 
 
 def test_ten_crops_on_larger_images_and_pca_noise():

@@ -121,6 +121,26 @@ def test_crossover_table_and_figure(tmp_path):
     assert len(results(tmp_path)) == 4
 
 
+def test_crossover_reuses_the_progressions_finished_jobs(tmp_path):
+    prog, cross = tmp_path / "prog", tmp_path / "cross"
+    res = CliRunner().invoke(cli, ["progression", "-d", "mnist5k", "--methods", "hog-svm", "--no-figures",
+                                   "--out", str(prog)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    (done,) = results(prog).values()
+    res = CliRunner().invoke(cli, ["crossover", "-d", "mnist5k", "--sizes", "5,all", "--methods", "hog-svm",
+                                   "--reuse-from", str(prog), "--out", str(cross)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "copied, not run again" in res.output
+    got = results(cross)
+    assert done.parent.name in got and len(got) == 2  # the `all` point is the progression's own run id
+    rec, orig = json.loads(got[done.parent.name].read_text()), json.loads(done.read_text())
+    assert rec["reused_from"] == str(done.parent) and rec["top1_error"] == orig["top1_error"]
+    assert rec["timing"] == orig["timing"]  # copied, not fitted again
+    t = pd.read_csv(cross / "crossover.csv")
+    assert t["train images per class"].tolist() == [5, int(orig["dataset"]["n_train"] / orig["dataset"]["n_classes"])]
+    assert t["hog-svm"].iloc[1] == f"{100 * orig['top1_error']:.2f}%"
+
+
 def test_cost_runs_each_method_in_its_own_process(tmp_path):
     res = CliRunner().invoke(cli, ["cost", "--methods", "pixels-svm", "--out", str(tmp_path)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
