@@ -113,7 +113,8 @@ def test_training_step_under_standin_matches_numpy():
     imgs = rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
     ds = ArrayDataset("rand", imgs, rng.integers(0, 10, 8), [str(i) for i in range(10)])
     cls = get_method("alexnet-cifar")
-    cfg = make_config(cls, {"epochs": 1, "batch_size": 8, "crop_pad": 4, "pca_noise": 0.1}, profile="full")
+    cfg = make_config(cls, {"epochs": 1, "batch_size": 8, "crop_pad": 4, "pca_noise": 0.1, "min_steps": 0},
+                      profile="full")
     out = []
     for backend in ("cpu", "cupy-standin"):
         m = cls(cfg, backend=backend, seed=0).fit(ds)

@@ -25,8 +25,9 @@ For stride 1 the same dx is computed as a gather instead: a "full" convolution o
 which is about twice as fast on the CPU as the k*k slab additions of col2im.
 
 :func:`im2col` and :func:`col2im` loop over the kh*kw kernel offsets, never over
-pixels; on a real GPU the dispatcher uses the single-kernel versions in
-:mod:`histnet.nn.kernels` instead (same arguments, CPU version as the reference).
+pixels; under cupy (and the cupy stand-in, which runs the same kernels on the CPU) they
+use the single-kernel versions in :mod:`histnet.nn.kernels` instead (same arguments,
+the CPU version as the reference).
 The im2col outputs live in per-layer work arrays that are reused from step to step
 (:meth:`Conv2D._buffer`); ``Sequential.clear_cache`` frees them.
 
@@ -43,6 +44,7 @@ from ..backend import FLOAT, get_array_module
 from ..errors import ConfigError
 from .core import Layer
 from .init import init_bias, init_weight
+from .kernels import col2im_gpu, im2col_gpu, uses_kernels
 
 
 def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where: str = "conv") -> int:
@@ -72,10 +74,6 @@ def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where:
     return span // stride + 1
 
 
-def _is_real_cupy(xp) -> bool:
-    return getattr(xp, "__name__", "") == "cupy"
-
-
 def pad_hw(x, pad: int, value=0.0):
     """Pad H and W of an NHWC array by ``pad`` on each side with ``value``."""
     if pad == 0:
@@ -96,10 +94,8 @@ def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int, out
     a buffer is about 2x faster on the CPU than a fresh array: no page faults).
     """
     xp = get_array_module(xp_padded)
-    if _is_real_cupy(xp):
-        from .kernels import im2col_gpu
-
-        return im2col_gpu(xp_padded, kh, kw, stride, out_h, out_w)
+    if uses_kernels(xp):
+        return im2col_gpu(xp_padded, kh, kw, stride, out_h, out_w, out)
     n, _, _, c = xp_padded.shape
     sn, sh, sw, sc = xp_padded.strides
     view = xp.lib.stride_tricks.as_strided(
@@ -125,9 +121,7 @@ def col2im(cols, padded_shape, stride: int):
     dx_padded : xp array ``padded_shape``; ``<im2col(x), cols> == <x, col2im(cols)>``.
     """
     xp = get_array_module(cols)
-    if _is_real_cupy(xp):
-        from .kernels import col2im_gpu
-
+    if uses_kernels(xp):
         return col2im_gpu(cols, padded_shape, stride)
     n, oh, ow, kh, kw, c = cols.shape
     out = xp.zeros(padded_shape, dtype=cols.dtype)

@@ -18,6 +18,10 @@ the same band matrix (it is symmetric) carries the backward pass:
 
     d = k + alpha' S,  S = (a^2) B,  y = a d^-beta
     dL/da = dy d^-beta - 2 alpha' beta a ((dy a d^(-beta-1)) B)
+
+Under cupy each pass is instead one kernel (:mod:`histnet.nn.kernels`) that sums the
+few channels of its own window: a GEMM with a mostly-zero (C, C) matrix is the CPU's
+fast path, not the GPU's.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 from ..backend import get_array_module
 from ..errors import ConfigError
 from .core import Layer
+from .kernels import lrn_backward_gpu, lrn_forward_gpu, uses_kernels
 
 
 def _band(xp, c, n, dtype):
@@ -78,6 +83,10 @@ class LRN(Layer):
     def forward(self, x, train=False):
         # x: (N, H, W, C) -> y: same shape
         xp = get_array_module(x)
+        if uses_kernels(xp):
+            y, d = lrn_forward_gpu(x, self.size, self.effective_alpha, self.beta, self.k)
+            self.cache = ("kernel", x, d) if train else None
+            return y
         c = x.shape[-1]
         B = self._band_for(xp, c, x.dtype)
         x2 = x.reshape(-1, c)
@@ -91,6 +100,8 @@ class LRN(Layer):
 
     def backward(self, dy):
         xp = get_array_module(dy)
+        if isinstance(self.cache[0], str):  # ("kernel", ...)
+            return lrn_backward_gpu(self.cache[1], dy, self.cache[2], self.size, self.effective_alpha, self.beta)
         x2, d, scale, shape = self.cache
         B = self._band_for(xp, shape[-1], dy.dtype)
         dy2 = dy.reshape(-1, shape[-1])

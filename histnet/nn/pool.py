@@ -10,13 +10,19 @@ routes each output's gradient to the first offset whose input equals the maximum
 first maximum, as PyTorch), with k*k slab additions and no scatter; recomputing the
 winner there is cheaper than tracking an argmax in forward. Padding is -inf, so a
 padded position never wins (PyTorch's ``MaxPool2d(padding=...)``).
+
+Under cupy both passes are one kernel each (:mod:`histnet.nn.kernels`): forward keeps
+the position of each window's first maximum, and backward gathers, for every input,
+the gradients of the outputs that chose it (same result, one launch instead of k*k).
 """
 
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..errors import ConfigError
 from .conv import conv_output_size, pad_hw
 from .core import Layer
+from .kernels import maxpool_backward_gpu, maxpool_forward_gpu, uses_kernels
 
 
 class MaxPool2D(Layer):
@@ -29,12 +35,17 @@ class MaxPool2D(Layer):
     stride : int, default=2
         s (AlexNet: 2, so windows overlap).
     padding : int, default=0
-        -inf padding on each side (the 32-px AlexNet-CIFAR pools use 1).
+        -inf padding on each side (the 32-px AlexNet-CIFAR pools use 1); at most
+        ``kernel_size // 2``, as PyTorch, so every window holds a real pixel.
     """
 
     def __init__(self, kernel_size=3, stride=2, padding=0, name=None):
         super().__init__(name)
         self.k, self.stride, self.pad = int(kernel_size), int(stride), int(padding)
+        if self.k < 1 or self.stride < 1 or not 0 <= self.pad <= self.k // 2:
+            raise ConfigError(f"layer {name or 'MaxPool2D'}: kernel_size={kernel_size}, stride={stride}, "
+                              f"padding={padding}: need kernel_size, stride >= 1 and 0 <= padding <= "
+                              "kernel_size // 2")
 
     def _out_hw(self, h, w, shape):
         where = f"layer {self.name or 'MaxPool2D'}, input shape {tuple(shape)}"
@@ -47,6 +58,10 @@ class MaxPool2D(Layer):
         n, h, w, c = x.shape
         oh, ow = self._out_hw(h, w, x.shape)
         s, k = self.stride, self.k
+        if uses_kernels(xp):
+            y, arg = maxpool_forward_gpu(x, k, s, self.pad, oh, ow)
+            self.cache = ("kernel", arg, x.shape) if train else None
+            return y
         xpad = pad_hw(x, self.pad, value=-float("inf"))
         y = None
         for a in range(k):
@@ -63,6 +78,8 @@ class MaxPool2D(Layer):
         # dy: (N, Ho, Wo, C) -> dx: (N, H, W, C). Each output's gradient goes to the first
         # window position (in scan order) holding the maximum, as PyTorch does.
         xp = get_array_module(dy)
+        if isinstance(self.cache[0], str):  # ("kernel", ...)
+            return maxpool_backward_gpu(dy, self.cache[1], self.cache[2], self.k, self.stride, self.pad)
         xpad, y, xshape = self.cache
         _, oh, ow, _ = dy.shape
         s, k, p = self.stride, self.k, self.pad

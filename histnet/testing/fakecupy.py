@@ -18,6 +18,10 @@ its arrays (:class:`ndarray`) behave like ``cupy.ndarray`` at the host/device bo
 * Indexing a 1-d array with an integer gives a 0-d device array, as cupy does, not
   a Python scalar; ``float(x)``/``int(x)``/``x.item()`` are the explicit conversions.
 
+``ElementwiseKernel`` compiles the kernel's C body with the host C++ compiler and runs
+it over the stand-in's arrays (:mod:`histnet.testing.cpukernels`), so histnet's CUDA
+kernels run wherever the stand-in does.
+
 Host-to-device copies go through ``asarray``/``array``; device-to-host through
 ``asnumpy`` or ``x.get()``. Random numbers come only from ``random.default_rng``.
 """
@@ -324,10 +328,19 @@ lib = types.SimpleNamespace(
 _cache: dict = {}
 
 
+def _elementwise_kernel():
+    from .cpukernels import ElementwiseKernel
+
+    return ElementwiseKernel
+
+
 def __getattr__(name):
     if name in _MISSING or name.startswith("__"):
         raise AttributeError(f"module 'cupy' (stand-in) has no attribute {name!r}")
     if name in _cache:
+        return _cache[name]
+    if name == "ElementwiseKernel":  # runs the CUDA body on the CPU (histnet.testing.cpukernels)
+        _cache[name] = _elementwise_kernel()
         return _cache[name]
     obj = getattr(_np, name)  # AttributeError for unknown names, as cupy
     if isinstance(obj, type) or not callable(obj):
