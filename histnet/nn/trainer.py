@@ -4,7 +4,7 @@
 pass after each epoch, and returns the learning curve (a list of per-epoch dicts).
 It reports a :class:`~histnet.progress.ProgressEvent` after every batch (the CLI turns
 those into a bar with an ETA), writes a checkpoint every ``checkpoint_every_s``
-seconds, at each epoch end and on Ctrl-C, and stops with
+seconds, when training ends and on Ctrl-C, and stops with
 :class:`~histnet.errors.DivergenceError` when the loss or a gradient stops being finite.
 
 Determinism and resuming
@@ -90,7 +90,8 @@ class Trainer:
         Receives a :class:`ProgressEvent` after every batch (stage ``"epoch i/E"``).
         Raising ``KeyboardInterrupt`` from it behaves like Ctrl-C.
     checkpoint_every_s : float, default=300
-        Seconds between periodic checkpoints (when ``checkpoint_path`` is given).
+        Seconds between periodic checkpoints (when ``checkpoint_path`` is given); one is also
+        written when training ends and on Ctrl-C.
     name : str, default="train"
         Prefix of the progress stage.
     """
@@ -184,7 +185,11 @@ class Trainer:
                             f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}",
                             s["seconds"]))
                 self._end_epoch(val, t_epoch)
-                if path is not None:
+                # at the end, and at an epoch end once the interval has passed: not after every
+                # epoch, which on a 1-batch epoch (a small crossover set) would cost more than it
+                # trains
+                if path is not None and (self.epoch >= epochs
+                                         or time.perf_counter() - last_save > self.checkpoint_every_s):
                     self.save_checkpoint(path)
                     last_save = time.perf_counter()
         except KeyboardInterrupt:
