@@ -6,8 +6,10 @@ it loads the splits through the dataset module, builds the method from the regis
 fits it, scores the test split with :func:`histnet.evaluate.evaluate`, and writes
 
 ``<out>/<run_id>/result.json``
-    metrics (top-1/top-5 error, per-class accuracy, confusion), timings (fit,
-    predict, images/s), peak memory, device, the method's size figures and learning
+    metrics (top-1/top-5 error, per-class accuracy, confusion), timings (fit and
+    predict in this process, images/s, and for epoch-trained methods ``epochs_s``, the
+    training time summed over the learning curve, which counts the sessions before a
+    ``--resume`` too), peak memory, device, the method's size figures and learning
     curve, config, seed, versions, machine and command line. Written atomically
     (temporary file + rename): a killed run leaves no half-written record.
 
@@ -249,6 +251,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
         with Stopwatch() as pred_t:
             scores = predict_in_batches(method, splits.test)
         metrics = evaluate(scores, splits.test.labels, splits.test.class_names)
+        curve = method.learning_curve()
         record.update(
             status="ok",
             top1_error=metrics["top1_error"],
@@ -259,12 +262,14 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
                 "predict_s": pred_t.seconds,
                 "predict_images_per_s": len(splits.test) / max(pred_t.seconds, 1e-9),
                 "total_s": time.time() - started,
+                # fit_s is this process's; a run resumed from a checkpoint trained before it too
+                "epochs_s": sum(float(e.get("seconds") or 0.0) for e in curve) if curve else None,
             },
             # peak RSS of this process so far: in a grid run in one process it includes the
             # jobs before; `histnet cost` runs each job in a fresh process for its own peak.
             memory={"peak_rss_mb": peak_memory_mb(), "scope": "process"},
             describe=method.describe(),
-            learning_curve=method.learning_curve(),
+            learning_curve=curve,
         )
         figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
         if figs:

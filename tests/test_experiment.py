@@ -83,3 +83,14 @@ def test_the_standin_device_runs_the_same_numbers(tmp_path):
     b = run_job(JobSpec(method="test-nearest-mean", dataset="toy", device="cupy-standin"), tmp_path)
     assert b["device"] == "cupy-standin"
     assert a["metrics"]["confusion"] == b["metrics"]["confusion"]
+
+
+def test_epoch_trained_methods_record_the_time_of_their_epochs(tmp_path):
+    # fit_s is the process's own; epochs_s sums the learning curve, which a resumed run
+    # restores from its checkpoint, so it also counts the sessions before --resume
+    dbn = run_job(JobSpec(method="dbn", dataset="toy", profile="quick"), tmp_path)
+    assert dbn["status"] == "ok", dbn.get("error")
+    assert len(dbn["learning_curve"]) > 1
+    assert dbn["timing"]["epochs_s"] == pytest.approx(sum(e["seconds"] for e in dbn["learning_curve"]))
+    assert 0 < dbn["timing"]["epochs_s"] <= dbn["timing"]["fit_s"]
+    assert run_job(JobSpec(method="test-nearest-mean", dataset="toy"), tmp_path)["timing"]["epochs_s"] is None
