@@ -515,7 +515,8 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
     """Train each method on growing training sets and draw accuracy against images per
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
     from histnet.experiment import JobSpec, progression_methods, read_result, reuse_finished, run_grid
-    from histnet.report import plot_crossover, records_to_frame, to_markdown, write_tables
+    from histnet.report import (crossover_line, crossover_point, plot_crossover, records_to_frame, to_markdown,
+                                write_tables)
 
     ui = _ui(ctx)
     size, name = _image_size_of(dataset, root, 0, {})
@@ -549,10 +550,12 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
                                     zip(ok["n_per_class"], ok["n_train"], ok["n_classes"])]
     table = (ok.pivot_table(index="train images per class", columns="method", values="top1_error", aggfunc="mean")
              .map(lambda v: f"{100 * v:.2f}%").reset_index())
-    write_tables(table, out, "crossover", caption=f"top-1 error against training images per class, {name}")
+    line = crossover_line(crossover_point(df))
+    write_tables(table, out, "crossover", caption=f"top-1 error against training images per class, {name}. {line}")
     paths = plot_crossover(df, out / "crossover", name)
     (out / "COMMAND.txt").write_text(shlex.join(["histnet"] + sys.argv[1:]) + "\n")
     click.echo(to_markdown(table))
+    click.echo(line)
     ui.note(f"written: {', '.join(str(p) for p in paths)}")
 
 

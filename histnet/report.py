@@ -393,28 +393,94 @@ def plot_filters(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
     return _save(fig, Path(out_base))
 
 
-def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
-    """Test accuracy against training images per class, one line per method."""
+def _with_images_per_class(df: pd.DataFrame) -> pd.DataFrame:
+    """The finished rows, with ``ipc``: the requested n_per_class, or train size / classes."""
     ok = df[df["status"] == "ok"].copy()
+    ok["ipc"] = [float(n) if n is not None and pd.notna(n) else t / c
+                 for n, t, c in zip(ok["n_per_class"], ok["n_train"], ok["n_classes"])]
+    return ok
+
+
+def crossover_point(df: pd.DataFrame) -> Optional[dict]:
+    """Where the CNN overtakes the best hand-crafted pipeline, from crossover records.
+
+    Mean top-1 error per (method, images per class) over seeds; at each size, the best CNN
+    against the best ``hand-crafted`` method. The crossover is the smallest measured size
+    from which the CNN stays ahead at every larger size; ``at`` interpolates the error gap
+    linearly in log(images per class) between that size and the one below it.
+
+    Returns
+    -------
+    dict or None
+        ``size`` (first measured size ahead), ``below`` (the size before it, or None when
+        the CNN leads from the smallest), ``at`` (interpolated), ``cnn`` and ``hand``
+        (the method names at ``size``), ``gap`` (hand-crafted minus CNN error there);
+        None without both families or when the CNN is not ahead at the largest size.
+    """
+    ok = _with_images_per_class(df)
+    means = ok.groupby(["family", "method", "ipc"])["top1_error"].mean().reset_index()
+    cnn, hand = means[means["family"] == "cnn"], means[means["family"] == "hand-crafted"]
+    sizes = sorted(set(cnn["ipc"]) & set(hand["ipc"]))
+    if not sizes:
+        return None
+    best = []
+    for n in sizes:
+        c = cnn[cnn["ipc"] == n].nsmallest(1, "top1_error").iloc[0]
+        h = hand[hand["ipc"] == n].nsmallest(1, "top1_error").iloc[0]
+        best.append((n, c["method"], h["method"], float(h["top1_error"] - c["top1_error"])))
+    if best[-1][3] <= 0:
+        return None
+    k = len(best) - 1
+    while k > 0 and best[k - 1][3] > 0:
+        k -= 1
+    n, c_name, h_name, gap = best[k]
+    if k == 0:
+        return {"size": n, "below": None, "at": n, "cnn": c_name, "hand": h_name, "gap": gap}
+    n0, g0 = best[k - 1][0], best[k - 1][3]  # g0 <= 0 < gap
+    t = -g0 / (gap - g0)
+    at = float(np.exp(np.log(n0) + t * (np.log(n) - np.log(n0))))
+    return {"size": n, "below": n0, "at": at, "cnn": c_name, "hand": h_name, "gap": gap}
+
+
+def crossover_line(point: Optional[dict]) -> str:
+    """One line for under the crossover table."""
+    if point is None:
+        return "crossover: the CNN is not ahead of the best hand-crafted pipeline at the largest size measured"
+    if point["below"] is None:
+        return (f"crossover: {point['cnn']} is ahead of every hand-crafted pipeline from the smallest size "
+                f"measured ({point['size']:g} images per class)")
+    return (f"crossover: {point['cnn']} overtakes the best hand-crafted pipeline ({point['hand']}) between "
+            f"{point['below']:g} and {point['size']:g} training images per class (about {point['at']:.0f}, "
+            f"interpolated in log size) and stays ahead; at {point['size']:g} it is "
+            f"{100 * point['gap']:.1f} points of error ahead")
+
+
+def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
+    """Test accuracy against training images per class, one line per method, with the
+    point where the CNN overtakes the hand-crafted pipelines marked (:func:`crossover_point`)."""
+    ok = _with_images_per_class(df)
     if not len(ok):
         return []
     fig = _figure()
     ax = fig.subplots()
-    # images per class: the requested n_per_class, or the whole train split / classes
-    ok["ipc"] = [float(n) if n is not None and pd.notna(n) else t / c
-                 for n, t, c in zip(ok["n_per_class"], ok["n_train"], ok["n_classes"])]
     for method, g in ok.groupby("method", sort=False):
         curve = g.groupby("ipc")["top1_error"].agg(["mean", "std"]).reset_index()
         fam = g["family"].iloc[0]
         style = {"cnn": "-", "dbn": "-.", "hand-crafted": "--"}.get(fam, ":")
         ax.errorbar(curve["ipc"], 100 * (1 - curve["mean"]), yerr=100 * curve["std"].fillna(0),
                     fmt="o" + style, ms=4, capsize=2, label=f"{method} ({fam})")
+    point = crossover_point(df)
+    if point is not None and point["below"] is not None:
+        ax.axvline(point["at"], color="0.4", lw=1, ls=":")
+        ax.annotate(f"CNN overtakes\nhand-crafted\n(~{point['at']:.0f}/class)", (point["at"], 0.03),
+                    xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
+                    fontsize=8, color="0.3")
     ax.set_xscale("log")
     ax.set_xlabel("training images per class (log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Scale matters: accuracy against training-set size")
     ax.legend(fontsize=8)
-    _caption(fig, caption_text(dataset))
+    _caption(fig, caption_text(dataset) + "\n" + crossover_line(point))
     return _save(fig, Path(out_base))
 
 

@@ -89,6 +89,33 @@ def test_crossover_figure(tmp_path):
     assert [p.suffix for p in paths] == [".png", ".svg"]
 
 
+def _crossover_records(errors):
+    return [record(m, f, y, e, n_train=n * 3, n_per_class=n)
+            for n, (eh, ep, ec) in errors.items()
+            for m, f, y, e in [("hog-svm", "hand-crafted", 2005, eh), ("pixels-svm", "baseline", 1995, ep),
+                               ("alexnet-cifar", "cnn", 2012, ec)]]
+
+
+def test_crossover_point_is_where_the_cnn_stays_ahead():
+    # gaps (hand-crafted minus CNN): -0.2, -0.05, +0.15 -> between 100 and 1000, a quarter of the
+    # way in log size: 100 * 10 ** 0.25; the baseline (pixels, 0.1 error) is not hand-crafted
+    df = report.records_to_frame(_crossover_records({10: (0.5, 0.1, 0.7), 100: (0.4, 0.1, 0.45),
+                                                      1000: (0.35, 0.1, 0.2)}))
+    p = report.crossover_point(df)
+    assert (p["below"], p["size"], p["cnn"], p["hand"]) == (100, 1000, "alexnet-cifar", "hog-svm")
+    assert p["at"] == pytest.approx(100 * 10 ** 0.25) and p["gap"] == pytest.approx(0.15)
+    assert "between 100 and 1000" in report.crossover_line(p)
+    # ahead, behind, ahead: the crossover is the last change
+    df = report.records_to_frame(_crossover_records({10: (0.5, 0.9, 0.4), 100: (0.4, 0.9, 0.45),
+                                                      1000: (0.35, 0.9, 0.2)}))
+    assert report.crossover_point(df)["below"] == 100
+    # ahead everywhere, and never ahead at the largest size
+    df = report.records_to_frame(_crossover_records({10: (0.5, 0.9, 0.4), 100: (0.4, 0.9, 0.3)}))
+    assert report.crossover_point(df)["below"] is None
+    df = report.records_to_frame(_crossover_records({10: (0.5, 0.9, 0.4), 100: (0.3, 0.9, 0.35)}))
+    assert report.crossover_point(df) is None and "not ahead" in report.crossover_line(None)
+
+
 def test_missing_run_folder_is_a_clear_error(tmp_path):
     with pytest.raises(HistnetError, match="no such run folder"):
         report.load_records([tmp_path / "nope"])
