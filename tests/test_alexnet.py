@@ -93,7 +93,7 @@ def test_min_steps_raises_the_epochs_of_a_small_training_set():
     base = {"width": 0.125, "epochs": 2, "batch_size": 8, "dropout": 0.0}
     assert len(cls(make_config(cls, {**base, "min_steps": 10})).fit(train).learning_curve()) == 4  # ceil(10/3)
     assert len(cls(make_config(cls, {**base, "min_steps": 5})).fit(train).learning_curve()) == 2  # 6 steps >= 5
-    assert make_config(cls, {}, profile="full").min_steps == 500
+    assert make_config(cls, {}, profile="full").min_steps == 1500
 
 
 def test_ten_crops_on_larger_images_and_pca_noise():
