@@ -414,8 +414,10 @@ def crossover_point(df: pd.DataFrame) -> Optional[dict]:
     dict or None
         ``size`` (first measured size ahead), ``below`` (the size before it, or None when
         the CNN leads from the smallest), ``at`` (interpolated), ``cnn`` and ``hand``
-        (the method names at ``size``), ``gap`` (hand-crafted minus CNN error there);
-        None without both families or when the CNN is not ahead at the largest size.
+        (the method names at ``size``), ``gap`` (hand-crafted minus CNN error there).
+        When the CNN is not ahead at the largest size: ``size`` is None and ``largest``,
+        ``cnn``, ``hand`` and ``gap`` describe that size. None when no size has both a CNN
+        and a hand-crafted result.
     """
     ok = _with_images_per_class(df)
     means = ok.groupby(["family", "method", "ipc"])["top1_error"].mean().reset_index()
@@ -429,7 +431,8 @@ def crossover_point(df: pd.DataFrame) -> Optional[dict]:
         h = hand[hand["ipc"] == n].nsmallest(1, "top1_error").iloc[0]
         best.append((n, c["method"], h["method"], float(h["top1_error"] - c["top1_error"])))
     if best[-1][3] <= 0:
-        return None
+        n, c_name, h_name, gap = best[-1]
+        return {"size": None, "largest": n, "cnn": c_name, "hand": h_name, "gap": gap}
     k = len(best) - 1
     while k > 0 and best[k - 1][3] > 0:
         k -= 1
@@ -445,7 +448,10 @@ def crossover_point(df: pd.DataFrame) -> Optional[dict]:
 def crossover_line(point: Optional[dict]) -> str:
     """One line for under the crossover table."""
     if point is None:
-        return "crossover: the CNN is not ahead of the best hand-crafted pipeline at the largest size measured"
+        return "crossover: needs a CNN and a hand-crafted method measured at the same sizes"
+    if point["size"] is None:
+        return (f"crossover: not reached; at the largest size measured ({point['largest']:g} per class) "
+                f"{point['cnn']} is {-100 * point['gap']:.1f} points of error behind {point['hand']}")
     if point["below"] is None:
         return (f"crossover: {point['cnn']} is ahead of every hand-crafted pipeline from the smallest size "
                 f"measured ({point['size']:g} images per class)")
@@ -470,7 +476,7 @@ def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
         ax.errorbar(curve["ipc"], 100 * (1 - curve["mean"]), yerr=100 * curve["std"].fillna(0),
                     fmt="o" + style, ms=4, capsize=2, label=f"{method} ({fam})")
     point = crossover_point(df)
-    if point is not None and point["below"] is not None:
+    if point is not None and point["size"] is not None and point["below"] is not None:
         ax.axvline(point["at"], color="0.4", lw=1, ls=":")
         ax.annotate(f"CNN overtakes\nhand-crafted\n(~{point['at']:.0f}/class)", (point["at"], 0.03),
                     xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
