@@ -115,7 +115,8 @@ def test_crossover_point_is_where_the_cnn_stays_ahead():
     df = report.records_to_frame(_crossover_records({10: (0.5, 0.9, 0.4), 100: (0.3, 0.9, 0.35)}))
     behind = report.crossover_point(df)
     assert behind["size"] is None and behind["largest"] == 100
-    assert "not reached" in report.crossover_line(behind) and "5.0 points of error behind" in report.crossover_line(behind)
+    line = report.crossover_line(behind)
+    assert "not reached" in line and "5.0 points of error behind" in line
     cnn_only = report.records_to_frame([r for r in _crossover_records({10: (0.5, 0.9, 0.4)})
                                         if r["family"] != "hand-crafted"])
     assert report.crossover_point(cnn_only) is None and "needs a CNN and a hand-crafted" in report.crossover_line(None)
