@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import textwrap
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
@@ -486,7 +487,7 @@ def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Scale matters: accuracy against training-set size")
     ax.legend(fontsize=8)
-    _caption(fig, caption_text(dataset) + "\n" + crossover_line(point))
+    _caption(fig, caption_text(dataset) + "\n" + textwrap.fill(crossover_line(point), 120))
     return _save(fig, Path(out_base))
 
 
