@@ -516,7 +516,7 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
     from histnet.experiment import JobSpec, progression_methods, read_result, reuse_finished, run_grid
     from histnet.report import (crossover_line, crossover_point, plot_crossover, records_to_frame, to_markdown,
-                                write_tables)
+                                with_images_per_class, write_tables)
 
     ui = _ui(ctx)
     size, name = _image_size_of(dataset, root, 0, {})
@@ -545,9 +545,8 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
                        command=shlex.join(["histnet"] + sys.argv[1:]))
     records += [read_result(out / rid) for rid in copied]
     df = records_to_frame(records)
-    ok = df[df["status"] == "ok"].copy()
-    ok["train images per class"] = [int(n) if n == n and n is not None else int(t / c) for n, t, c in
-                                    zip(ok["n_per_class"], ok["n_train"], ok["n_classes"])]
+    ok = with_images_per_class(df)
+    ok["train images per class"] = ok["ipc"].astype(int)
     table = (ok.pivot_table(index="train images per class", columns="method", values="top1_error", aggfunc="mean")
              .map(lambda v: f"{100 * v:.2f}%").reset_index())
     line = crossover_line(crossover_point(df))

@@ -394,7 +394,7 @@ def plot_filters(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
     return _save(fig, Path(out_base))
 
 
-def _with_images_per_class(df: pd.DataFrame) -> pd.DataFrame:
+def with_images_per_class(df: pd.DataFrame) -> pd.DataFrame:
     """The finished rows, with ``ipc``: the requested n_per_class, or train size / classes."""
     ok = df[df["status"] == "ok"].copy()
     ok["ipc"] = [float(n) if n is not None and pd.notna(n) else t / c
@@ -420,7 +420,7 @@ def crossover_point(df: pd.DataFrame) -> Optional[dict]:
         ``cnn``, ``hand`` and ``gap`` describe that size. None when no size has both a CNN
         and a hand-crafted result.
     """
-    ok = _with_images_per_class(df)
+    ok = with_images_per_class(df)
     means = ok.groupby(["family", "method", "ipc"])["top1_error"].mean().reset_index()
     cnn, hand = means[means["family"] == "cnn"], means[means["family"] == "hand-crafted"]
     sizes = sorted(set(cnn["ipc"]) & set(hand["ipc"]))
@@ -465,7 +465,7 @@ def crossover_line(point: Optional[dict]) -> str:
 def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     """Test accuracy against training images per class, one line per method, with the
     point where the CNN overtakes the hand-crafted pipelines marked (:func:`crossover_point`)."""
-    ok = _with_images_per_class(df)
+    ok = with_images_per_class(df)
     if not len(ok):
         return []
     fig = _figure()
