@@ -26,6 +26,7 @@ below. Compiled libraries are cached on disk by a hash of their source.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import re
@@ -41,8 +42,11 @@ _CTYPES = {"float32": "float", "float64": "double", "int32": "int", "int64": "lo
 _LIBS: dict = {}
 
 
+@functools.lru_cache(maxsize=None)
 def compiler():
-    """The C++ compiler used (``$CXX``, ``g++`` or ``c++``), or None when there is none."""
+    """The C++ compiler used (``$CXX``, ``g++`` or ``c++``), or None when there is none.
+
+    Looked up once per process: the layers ask (through ``available``) on every call."""
     return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
 
 

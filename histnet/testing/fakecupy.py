@@ -328,20 +328,16 @@ lib = types.SimpleNamespace(
 _cache: dict = {}
 
 
-def _elementwise_kernel():
-    from .cpukernels import ElementwiseKernel
-
-    return ElementwiseKernel
-
-
 def __getattr__(name):
     if name in _MISSING or name.startswith("__"):
         raise AttributeError(f"module 'cupy' (stand-in) has no attribute {name!r}")
     if name in _cache:
         return _cache[name]
     if name == "ElementwiseKernel":  # runs the CUDA body on the CPU (histnet.testing.cpukernels)
-        _cache[name] = _elementwise_kernel()
-        return _cache[name]
+        from .cpukernels import ElementwiseKernel
+
+        _cache[name] = ElementwiseKernel
+        return ElementwiseKernel
     obj = getattr(_np, name)  # AttributeError for unknown names, as cupy
     if isinstance(obj, type) or not callable(obj):
         out = obj  # dtypes, classes, constants
