@@ -8,8 +8,10 @@ Section 4.1 of the paper, "Data Augmentation":
    reflections (hence ten patches in all)", softmax predictions averaged. For 32-px
    CIFAR images the usual form is padding by 4 (reflect) and cropping back to 32.
 2. **PCA colour noise**: to each image add ``[p1, p2, p3] [a1 l1, a2 l2, a3 l3]^T``,
-   with p_i, l_i the eigenvectors and eigenvalues of the 3x3 covariance of RGB pixel
-   values over the training set and a_i ~ N(0, 0.1), drawn once per image.
+   with p_i the eigenvectors of the 3x3 covariance of RGB pixel values over the training
+   set and a_i ~ N(0, 0.1), drawn once per image. ``l_i`` is read as the standard
+   deviation of the pixels along p_i (the square root of the eigenvalue), see
+   :func:`pca_color_noise` for why.
 
 Plus the pre-processing the paper describes in section 2 ("subtracting the mean
 activity over the training set from each pixel"); here per channel, optionally
@@ -135,7 +137,11 @@ def channel_statistics(dataset, batch_size: int = 1024):
 
 
 def pca_color_basis(cov):
-    """Eigenvalues (3,) and eigenvectors (3, 3) (columns) of the RGB covariance."""
+    """Eigenvalues (3,) and eigenvectors (3, 3) (columns) of the RGB covariance.
+
+    The eigenvalues are variances in the covariance's units; :func:`pca_color_noise`
+    scales its shift by their square roots.
+    """
     cov = np.asarray(cov, np.float64)
     if cov.shape != (3, 3):
         raise ConfigError(f"PCA colour noise needs RGB images (a 3x3 covariance), got {cov.shape}")
@@ -146,19 +152,38 @@ def pca_color_basis(cov):
 def pca_color_noise(images, eigvals, eigvecs, rng, std: float = 0.1):
     """Add the paper's PCA colour shift to float images (same units as the covariance).
 
-    Each image n gets ``eigvecs @ (a_n * eigvals)`` added to every pixel, a_n ~ N(0, std^2)
-    (3 numbers per image, drawn from the host ``rng``).
+    Each image n gets ``eigvecs @ (a_n * sqrt(eigvals))`` added to every pixel,
+    a_n ~ N(0, std^2) (3 numbers per image, drawn from the host ``rng``).
+
+    The scale. Krizhevsky et al. (2012, section 4.1) write the shift as
+    ``[p1, p2, p3][a1 l1, a2 l2, a3 l3]^T`` with ``l_i`` "the eigenvalues" of the RGB
+    covariance, without saying in which pixel units. Taken literally in 0-255 units the
+    shift grows with the square of the units: on a ten-class ImageNet subset the first
+    eigenvalue was 11,552, a shift of about 1,155 grey levels (std) against a pixel std of
+    about 65, and ``alexnet-64`` sat at chance for nine epochs. histnet reads ``l_i`` as the
+    standard deviation of the pixels along ``p_i`` (the square root of the eigenvalue), the
+    reading of the widely used ImageNet training code, whose constants 0.2175, 0.0188 and
+    0.0045 are exactly these square roots for ImageNet pixels scaled to [0, 1]. Then the
+    shift is ``std`` (0.1) of the colour spread along each principal axis: about 5.5 grey
+    levels along the first axis on ImageNet, the "few grey levels" of the paper's intent,
+    and in the images' own units whatever they are (multiply the pixels by k and the shift
+    is multiplied by k), so it is always a small fraction of the pixel standard deviation.
 
     Parameters
     ----------
     images : float array (N, H, W, 3)
     eigvals : (3,), eigvecs : (3, 3)
-        From :func:`pca_color_basis`.
+        From :func:`pca_color_basis`: eigenvalues (variances) of the covariance and its
+        eigenvectors as columns.
+    rng : numpy.random.Generator
+    std : float, default=0.1
+        Standard deviation of the coefficients a_i (the paper's 0.1).
     """
     _check_nhwc(images, "pca_color_noise")
     xp = get_array_module(images)
     a = rng.normal(0.0, std, size=(len(images), 3))
-    shift = (a * np.asarray(eigvals)[None, :]) @ np.asarray(eigvecs).T  # (N, 3)
+    scale = np.sqrt(np.maximum(np.asarray(eigvals, np.float64), 0.0))
+    shift = (a * scale[None, :]) @ np.asarray(eigvecs).T  # (N, 3)
     return images + xp.asarray(shift.astype(images.dtype))[:, None, None, :]
 
 
