@@ -27,6 +27,17 @@ class DivergenceError(HistnetError):
     """Training produced NaN or inf. The message names the layer and the step."""
 
 
+class NotLearningError(HistnetError):
+    """Training ran, but the loss stayed at chance (see :mod:`histnet.nn.health`).
+
+    ``history`` holds the learning curve up to the stop, so the failed record keeps it.
+    """
+
+    def __init__(self, message: str, history=None):
+        super().__init__(message)
+        self.history = list(history or [])
+
+
 class CheckpointError(HistnetError):
     """A checkpoint is missing, corrupt, or belongs to another model."""
 

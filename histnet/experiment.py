@@ -44,10 +44,11 @@ import numpy as np
 
 from . import __version__
 from .backend import get_backend, to_host
-from .errors import HistnetError
+from .errors import HistnetError, NotLearningError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
 from .io import atomic_write, save_npz, write_json
 from .methods import get_method, make_config
+from .nn.health import health_warnings
 from .progress import ProgressCallback
 
 RESULT_FILE = "result.json"
@@ -270,6 +271,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             memory={"peak_rss_mb": peak_memory_mb(), "scope": "process"},
             describe=method.describe(),
             learning_curve=curve,
+            warnings=health_warnings(curve),
         )
         figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
         if figs:
@@ -279,6 +281,8 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
         record.update(status="interrupted" if interrupted else "failed",
                       error="interrupted" if interrupted else str(e),
                       timing={"total_s": time.time() - started})
+        if isinstance(e, NotLearningError):
+            record.update(learning_curve=e.history, warnings=health_warnings(e.history))
         write_json(run_dir / RESULT_FILE, record)
         if raise_errors or interrupted:
             raise

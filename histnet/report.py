@@ -83,6 +83,7 @@ def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
             "peak_rss_mb": (r.get("memory") or {}).get("peak_rss_mb"),
             "status": r.get("status"),
             "error": r.get("error"),
+            "warnings": "; ".join(r.get("warnings") or []),
             "run_id": r.get("run_id"),
             "path": r.get("_path"),
         })
@@ -131,7 +132,8 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
                 f"{int(feat):,} dims" if feat is not None else None,
                 f"{int(params):,} params" if params is not None else None] if x) or "n/a"
             flops = size["flops_per_image"]
-            note = f"{len(ok)} seeds" if len(ok) > 1 else ""
+            warned = sorted({w for w in ok["warnings"] if isinstance(w, str) and w})
+            note = "; ".join(([f"{len(ok)} seeds"] if len(ok) > 1 else []) + warned)
             rows.append([
                 first["year"], method, first["paper"],
                 _pct(top1.mean(), top1.std(ddof=0) if len(ok) > 1 else None),

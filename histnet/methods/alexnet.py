@@ -108,6 +108,9 @@ class AlexNetConfig:
         until the schedule has this many steps. Without it, 20 epochs of 100 images are
         20 steps, and a crossover curve would measure under-training, not data scale.
     checkpoint_minutes : float, default=5.0
+    stop_if_stuck : bool, default=True
+        End the run early, keeping the checkpoint, when the training loss stays at chance
+        after the warm-up (:mod:`histnet.nn.health`); false only reports it.
     """
 
     epochs: int = 90
@@ -132,6 +135,7 @@ class AlexNetConfig:
     val_fraction: float = 0.0
     min_steps: int = 0
     checkpoint_minutes: float = 5.0
+    stop_if_stuck: bool = True
 
 
 class _AlexNetBase(Method):
@@ -237,7 +241,7 @@ class _AlexNetBase(Method):
         opt = SGD(self.net_, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
         trainer = Trainer(self.net_, opt, self._schedule(), preprocess=self._prepare, xp=self.xp,
                           progress=self.progress, checkpoint_every_s=60 * cfg.checkpoint_minutes,
-                          name=self.name)
+                          name=self.name, stop_if_stuck=cfg.stop_if_stuck)
         ckpt = self.workdir / f"{self.name}-checkpoint.npz" if self.workdir is not None else None
         epochs = max(cfg.epochs, math.ceil(cfg.min_steps / math.ceil(len(train) / cfg.batch_size)))
         self.history_ = trainer.fit(train, val, epochs=epochs, batch_size=cfg.batch_size,

@@ -7,6 +7,12 @@ those into a bar with an ETA), writes a checkpoint every ``checkpoint_every_s``
 seconds, when training ends and on Ctrl-C, and stops with
 :class:`~histnet.errors.DivergenceError` when the loss or a gradient stops being finite.
 
+After every epoch it asks :func:`histnet.nn.health.diagnose` whether the net is learning:
+a loss that stays at chance after a warm-up, or one that rises, is written into the
+epoch's record (``health``, ``health_note``) and shown on the progress line; with
+``stop_if_stuck`` a net stuck at chance ends the run with
+:class:`~histnet.errors.NotLearningError`, after saving the checkpoint.
+
 Determinism and resuming
 ------------------------
 All randomness of a run is derived from ``seed`` and the position in it: the order of
@@ -32,11 +38,12 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..backend import FLOAT, get_array_module, to_device, to_host
-from ..errors import CheckpointError, ConfigError, DivergenceError
+from ..errors import CheckpointError, ConfigError, DivergenceError, NotLearningError
 from ..evaluate import top_k_error
 from ..io import load_npz, save_npz
 from ..progress import ProgressEvent
 from .core import check_signature
+from .health import LIKELY_CAUSES, diagnose
 from .losses import softmax_cross_entropy
 from .schedules import ConstantLR, Schedule
 
@@ -94,11 +101,17 @@ class Trainer:
         written when training ends and on Ctrl-C.
     name : str, default="train"
         Prefix of the progress stage.
+    stop_if_stuck : bool, default=False
+        End the run (:class:`NotLearningError`, checkpoint kept) when the training loss has
+        stayed at chance after the warm-up (:mod:`histnet.nn.health`). Off, the finding is
+        only reported. The CNN recipes turn it on; the DBN's fine-tuning from random weights
+        legitimately sits at chance for dozens of epochs, so it only warns.
     """
 
     def __init__(self, model, optimizer, schedule: Optional[Schedule] = None, *,
                  loss: Callable = softmax_cross_entropy, preprocess: Optional[Callable] = None,
-                 xp=None, progress=None, checkpoint_every_s: float = 300.0, name: str = "train"):
+                 xp=None, progress=None, checkpoint_every_s: float = 300.0, name: str = "train",
+                 stop_if_stuck: bool = False):
         self.model = model
         self.optimizer = optimizer
         self.schedule = schedule if schedule is not None else ConstantLR(optimizer.lr)
@@ -109,6 +122,8 @@ class Trainer:
         self.progress = progress
         self.checkpoint_every_s = float(checkpoint_every_s)
         self.name = name
+        self.stop_if_stuck = bool(stop_if_stuck)
+        self.n_classes = 0
         self.history: list = []
         self.step = 0
 
@@ -152,6 +167,7 @@ class Trainer:
         if n == 0:
             raise ConfigError("Trainer.fit: the training set is empty")
         steps_per_epoch = math.ceil(n / batch_size)
+        self.steps_per_epoch = steps_per_epoch
         self.schedule.setup(steps_per_epoch, epochs)
         self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
         path = Path(checkpoint_path) if checkpoint_path is not None else None
@@ -180,18 +196,22 @@ class Trainer:
                         last_save = time.perf_counter()
                     if self.progress is not None:
                         s = self.sums
+                        health = self.history[-1].get("health_note") if self.history else None
                         self.progress(ProgressEvent(
                             stage, self.batch, steps_per_epoch,
-                            f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}",
-                            s["seconds"]))
+                            f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}"
+                            + (f"; {health}" if health else ""), s["seconds"]))
                 self._end_epoch(val, t_epoch)
+                stuck = self._check_health()
                 # at the end, and at an epoch end once the interval has passed: not after every
                 # epoch, which on a 1-batch epoch (a small crossover set) would cost more than it
                 # trains
-                if path is not None and (self.epoch >= epochs
+                if path is not None and (self.epoch >= epochs or stuck
                                          or time.perf_counter() - last_save > self.checkpoint_every_s):
                     self.save_checkpoint(path)
                     last_save = time.perf_counter()
+                if stuck:
+                    raise NotLearningError(self._stuck_message(), self.history)
         except KeyboardInterrupt:
             if path is not None:
                 self.save_checkpoint(path)
@@ -214,6 +234,8 @@ class Trainer:
         self._check_gradients()
         self.optimizer.step()
         nb = len(labels)
+        if out.ndim == 2:
+            self.n_classes = int(out.shape[1])
         wrong = float((out.argmax(axis=1) != y).sum()) if out.ndim == 2 else 0.0
         self.sums["loss"] += loss * nb
         self.sums["errors"] += wrong
@@ -235,6 +257,25 @@ class Trainer:
         self.epoch += 1
         self.batch = 0
         self.sums = {"loss": 0.0, "errors": 0.0, "count": 0.0, "seconds": 0.0}
+
+    # -- is it learning? ---------------------------------------------------------------------
+    def _check_health(self) -> bool:
+        """Judge the epoch just finished; True when the run should stop as stuck."""
+        finding = diagnose(self.history, self.n_classes, self.epochs, self.steps_per_epoch)
+        if finding is None:
+            return False
+        self.history[-1]["health"] = finding["kind"]
+        self.history[-1]["health_note"] = finding["note"]
+        if self.progress is not None:
+            self.progress(ProgressEvent(f"{self.name} epoch {self.epoch}/{self.epochs}", self.steps_per_epoch,
+                                        self.steps_per_epoch, finding["note"], self.history[-1]["seconds"]))
+        return finding["stuck"] and self.stop_if_stuck
+
+    def _stuck_message(self) -> str:
+        kept = f"; checkpoint kept at {self._last_checkpoint}" if getattr(self, "_last_checkpoint", None) else ""
+        return (f"{self.name} stopped after epoch {self.epoch} of {self.epochs}: "
+                f"{self.history[-1]['health_note']}. Likely causes: {LIKELY_CAUSES}{kept}. "
+                f"To train on regardless, set stop_if_stuck=false")
 
     # -- evaluation -------------------------------------------------------------------------
     def predict(self, data, batch_size: Optional[int] = None) -> np.ndarray:
