@@ -140,3 +140,11 @@ def test_published_history_has_citations_and_the_papers_numbers():
     assert df.loc["alexnet-t1-cnn", ["top1_error", "top5_error"]].tolist() == [0.375, 0.170]
     assert df.loc["alexnet-t2-1cnn", ["top1_error", "top5_error"]].tolist() == [0.407, 0.182]
     assert HISTORICAL_JUMP == pytest.approx(0.58, abs=0.005)
+
+
+def test_a_training_warning_reaches_the_table_note():
+    warned = record("alexnet-cifar", "cnn", 2012, 0.85)
+    warned["warnings"] = ["not learning: training loss 2.301 at chance (ln 10 = 2.303), training error 89%, epochs 3-9"]
+    table = report.side_by_side(report.records_to_frame([record("hog-svm", "hand-crafted", 2005, 0.3), warned]))
+    note = dict(zip(table["method"], table["note"]))
+    assert note["hog-svm"] == "" and note["alexnet-cifar"].startswith("not learning: training loss 2.301")

@@ -33,7 +33,8 @@ The recipe (paper sections 3-5), each part a config field:
   poor init sat at chance for two epochs).
 * Augmentation: random crops (of the native size from larger images, or of the native size
   after ``crop_pad`` reflect padding) and horizontal flips; PCA colour noise with
-  alpha ~ N(0, ``pca_noise``); per-channel mean subtraction (``normalize="mean"``, the
+  alpha ~ N(0, ``pca_noise``) times the standard deviation along each colour axis
+  (:func:`histnet.data.augment.pca_color_noise` says why not the eigenvalue); per-channel mean subtraction (``normalize="mean"``, the
   paper) or mean/std (``"meanstd"``, the anchor).
 * SGD with momentum 0.9 and weight decay 5e-4 in the paper's form; learning rate divided
   by 10 when the validation error stops improving (``schedule="plateau"``), or step,
