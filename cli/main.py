@@ -352,7 +352,7 @@ def run_command(ctx, method, dataset, root, image_size, grayscale, n_per_class, 
     from histnet.experiment import JobSpec, run_job
     from histnet.io import to_json
     from histnet.methods import parse_overrides
-    from histnet.methods.base import load_toml_config
+    from histnet.methods.config import load_toml_config
 
     ui = _ui(ctx)
     overrides = load_toml_config(config_file) if config_file else {}
@@ -458,7 +458,8 @@ def progression_command(ctx, dataset, root, image_size, grayscale, n_per_class, 
 
     With no options: the built-in mnist5k and the quick profile, a few minutes on 2 cores.
     """
-    from histnet.experiment import JobSpec, progression_methods, run_grid
+    from histnet.experiment import JobSpec, run_grid
+    from histnet.methods.registry import progression_methods
     from histnet.report import jump_line, to_markdown, write_report
 
     ui = _ui(ctx)
@@ -514,7 +515,8 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
                       out, resume, reuse_from):
     """Train each method on growing training sets and draw accuracy against images per
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
-    from histnet.experiment import JobSpec, progression_methods, read_result, reuse_finished, run_grid
+    from histnet.experiment import JobSpec, read_result, reuse_finished, run_grid
+    from histnet.methods.registry import progression_methods
     from histnet.report import (crossover_line, crossover_point, plot_crossover, records_to_frame, to_markdown,
                                 with_images_per_class, write_tables)
 
@@ -572,7 +574,7 @@ def cost_command(ctx, dataset, root, methods, profile, out):
     import pandas as pd
 
     from histnet.backend import _import_cupy
-    from histnet.experiment import progression_methods
+    from histnet.methods.registry import progression_methods
     from histnet.report import load_records, records_to_frame, to_markdown, write_tables
 
     ui = _ui(ctx)

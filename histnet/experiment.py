@@ -38,7 +38,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional
 
 import numpy as np
 
@@ -375,45 +375,3 @@ def run_grid(specs: Iterable[JobSpec], out_dir, *, resume: bool = False, executo
     finally:
         client.close()
     return records
-
-
-# -- the progression and the crossover ---------------------------------------------------------
-
-#: The methods of the progression, before sorting by year. The CNN is chosen by image size.
-PROGRESSION_METHODS = ("pixels-svm", "hog-svm", "sift-bovw-svm", "sift-llc-svm", "sift-fisher-svm", "dbn", "alexnet")
-
-
-def alexnet_for_size(size: int) -> str:
-    """The AlexNet variant for images of ``size`` px.
-
-    Each variant centre-crops larger images to its native size and zero-pads smaller ones
-    down to half of it (``histnet/methods/alexnet.py``), so: up to 40 px -> ``alexnet-cifar``
-    (32 px), up to 113 px -> ``alexnet-64`` (64 px), larger -> ``alexnet`` (227 px). Images
-    under 16 px fit none and that method's row says so.
-    """
-    if size <= 40:
-        return "alexnet-cifar"
-    if size <= 113:
-        return "alexnet-64"
-    return "alexnet"
-
-
-def progression_methods(image_size: int, only: Optional[Sequence[str]] = None) -> list[str]:
-    """Method names of the progression in historical order (year, then the card's order).
-
-    ``only`` restricts to these names (``alexnet`` stands for whichever variant fits).
-    Methods that are not registered (not built yet, or a plug-in missing) are left out.
-    """
-    from .methods import available_methods
-
-    avail = available_methods()
-    names = [alexnet_for_size(image_size) if m == "alexnet" else m for m in PROGRESSION_METHODS]
-    if only:
-        wanted = [alexnet_for_size(image_size) if m == "alexnet" else m for m in only]
-        unknown = [m for m in wanted if m not in avail]
-        if unknown:
-            get_method(unknown[0])  # raises with the closest names
-        names = [m for m in names if m in wanted] + [m for m in wanted if m not in names]
-    names = [m for m in names if m in avail]
-    order = {m: i for i, m in enumerate(names)}
-    return sorted(names, key=lambda m: (avail[m].year if m != "pixels-svm" else 0, order[m]))

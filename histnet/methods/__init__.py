@@ -1,7 +1,9 @@
-"""Comparable methods and their registry (the extension point). See :mod:`.base`."""
+"""Comparable methods: the contract (:mod:`.contract`), configs (:mod:`.config`), the
+registry and its extension point (:mod:`.registry`), and the built-in methods."""
 
-from .base import (Method, available_methods, get_method, make_config, parse_overrides,
-                   plugin_errors, register)
+from .config import load_toml_config, make_config, parse_overrides
+from .contract import Method
+from .registry import available_methods, get_method, plugin_errors, register
 
 __all__ = ["Method", "register", "get_method", "available_methods", "make_config",
-           "parse_overrides", "plugin_errors"]
+           "parse_overrides", "load_toml_config", "plugin_errors"]

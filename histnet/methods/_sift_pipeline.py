@@ -39,7 +39,7 @@ from ..errors import CheckpointError, ConfigError, DataError
 from ..features.cache import FeatureCache, dataset_key
 from ..features.sift import dense_sift, sift_frames
 from ..progress import Stage
-from .base import Method
+from .contract import Method
 
 #: Part of every cache key: raise it whenever a change to the code changes the codebook or the
 #: features for the same parameters, so stale cached files are not read.

@@ -65,7 +65,8 @@ from ..data import augment
 from ..errors import ConfigError, DataError
 from ..nn import (LRN, SGD, Conv2D, Dropout, Flatten, Linear, MaxPool2D, ReLU, Sequential,
                   Trainer, make_schedule, softmax)
-from .base import Method, register
+from .contract import Method
+from .registry import register
 
 
 @dataclass
@@ -341,6 +342,9 @@ class AlexNet(_AlexNetBase):
     """The paper's 227-px network (5 conv + 3 FC, grouped conv2/4/5)."""
 
     name = "alexnet"
+    progression = "alexnet"
+    image_sizes = (114, None)
+    crossover = True
     summary = "AlexNet (227 px): 5 conv + 3 FC, ReLU, LRN, overlapping pooling, dropout, 2-GPU groups"
     input_size = 227
     profiles = {
@@ -373,6 +377,9 @@ class AlexNetCifar(_AlexNetBase):
     """The PyTorch anchor's 32-px AlexNet (``bench_torch_alexnet_cifar.py``)."""
 
     name = "alexnet-cifar"
+    progression = "alexnet"
+    image_sizes = (None, 40)
+    crossover = True
     summary = "AlexNet scaled to 32 px (the PyTorch CIFAR anchor's net): 5 conv + 3 FC, LRN, dropout"
     input_size = 32
     profiles = {
@@ -419,6 +426,9 @@ class AlexNet64(_AlexNetBase):
     """AlexNet scaled to 64-px input (Tiny ImageNet, downscaled Imagenette); our scaling."""
 
     name = "alexnet-64"
+    progression = "alexnet"
+    image_sizes = (41, 113)
+    crossover = True
     summary = "AlexNet scaled to 64 px: 5 conv (grouped 2/4/5) + 3 FC, LRN, overlapping pooling, dropout"
     input_size = 64
     profiles = {

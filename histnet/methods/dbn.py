@@ -46,7 +46,8 @@ from ..dbn import DBN, UpDownDBN, build_mlp
 from ..errors import CheckpointError, ConfigError, DataError
 from ..io import load_npz, save_npz
 from ..rbm import tile_filters
-from .base import Method, register
+from .contract import Method
+from .registry import register
 
 
 @dataclass
@@ -83,6 +84,7 @@ class DBNMethod(Method):
     """Deep belief net: greedy RBM pretraining + backprop fine-tuning."""
 
     name = "dbn"
+    progression = "dbn"
     year = 2006
     paper = "Hinton, Osindero & Teh 2006, A fast learning algorithm for deep belief nets"
     family = "dbn"

@@ -45,7 +45,8 @@ from ..errors import CheckpointError, ConfigError, DataError
 from ..features.cache import FeatureCache, dataset_key
 from ..features.hog import BLOCK_NORMS, INTERPOLATIONS, hog, hog_output_shape
 from ..progress import Stage
-from .base import Method, register
+from .contract import Method
+from .registry import register
 
 #: Config fields that do not change the extracted features (left out of the cache key).
 _NOT_FEATURE_FIELDS = {"C", "svm_max_iter", "svm_tol", "standardize", "batch_size", "cache_features"}
@@ -119,6 +120,8 @@ class HogSvm(Method):
     family = "hand-crafted"
     summary = "HOG (9 bins, 8x8 cells, 2x2 blocks, L2-Hys) + standardisation + linear SVM"
     Config = HogSvmConfig
+    progression = "hog-svm"
+    crossover = True
     profiles = {
         # 4x4 cells: 28-32 px images give 6x6 or 7x7 blocks instead of 2x2; a smaller C
         # converges in fewer Newton steps on the standardised features (mnist5k: seconds)

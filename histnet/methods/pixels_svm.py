@@ -45,7 +45,8 @@ from ..backend import get_array_module, to_device, to_host
 from ..classifiers import LinearSVM, StandardScaler
 from ..errors import CheckpointError, ConfigError, DataError
 from ..progress import Stage
-from .base import Method, register
+from .contract import Method
+from .registry import register
 
 # ITU-R BT.601 luma weights (R, G, B).
 LUMA = (0.299, 0.587, 0.114)
@@ -124,6 +125,8 @@ class PixelsSvm(Method):
     family = "baseline"
     summary = "standardised raw pixels -> one-vs-rest linear SVM (squared hinge, L2)"
     Config = PixelsSvmConfig
+    progression = "pixels-svm"
+    crossover = True
     profiles = {
         "quick": {"C": 0.01, "max_iter": 30, "tol": 1e-3},
         "full": {"C": 0.01, "max_iter": 200, "tol": 1e-4},

@@ -43,7 +43,7 @@ import numpy as np
 from ..backend import to_host
 from ..features.encoding import BagOfWords
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
-from .base import register
+from .registry import register
 
 
 @dataclass
@@ -76,6 +76,7 @@ class BovwConfig(SiftPipelineConfig):
 @register
 class SiftBovwSvm(SiftPipelineMethod):
     name = "sift-bovw-svm"
+    progression = "sift-bovw-svm"
     year = 2006
     paper = "Lazebnik, Schmid & Ponce 2006; Csurka et al. 2004"
     summary = "dense SIFT, k-means words, spatial pyramid histograms, chi2/Hellinger map, linear SVM"

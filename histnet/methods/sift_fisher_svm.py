@@ -40,7 +40,7 @@ from ..errors import ConfigError
 from ..features.fisher import FisherVector
 from ..features.pca import PCA
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
-from .base import register
+from .registry import register
 
 
 @dataclass
@@ -71,6 +71,8 @@ class FisherConfig(SiftPipelineConfig):
 @register
 class SiftFisherSvm(SiftPipelineMethod):
     name = "sift-fisher-svm"
+    progression = "sift-fisher-svm"
+    crossover = True
     year = 2011
     paper = "Perronnin, Sanchez & Mensink 2010; Sanchez & Perronnin 2011 (XRCE, ILSVRC 2011)"
     summary = "PCA-reduced dense SIFT, diagonal GMM, improved Fisher vectors with a spatial pyramid, linear SVM"

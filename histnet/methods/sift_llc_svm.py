@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from ..backend import to_host
 from ..features.encoding import LLC
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
-from .base import register
+from .registry import register
 
 
 @dataclass
@@ -65,6 +65,7 @@ class LlcConfig(SiftPipelineConfig):
 @register
 class SiftLlcSvm(SiftPipelineMethod):
     name = "sift-llc-svm"
+    progression = "sift-llc-svm"
     year = 2010
     paper = "Wang et al. 2010; Lin et al. 2011 (NEC-UIUC, ILSVRC 2010)"
     summary = "dense SIFT, k-means codebook, LLC codes max-pooled over a spatial pyramid, linear SVM"
