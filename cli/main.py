@@ -165,9 +165,9 @@ def data_options(f):
 def _version_message():
     import numpy
 
-    from histnet.backend import _import_cupy
+    from histnet.backend import cupy_if_usable
 
-    cp = _import_cupy()
+    cp = cupy_if_usable()
     dev = "gpu available (cupy " + cp.__version__ + ")" if cp is not None else "no GPU (cpu only)"
     return f"histnet {__version__}, numpy {numpy.__version__}, python {sys.version.split()[0]}; {dev}"
 
@@ -573,14 +573,14 @@ def cost_command(ctx, dataset, root, methods, profile, out):
     prediction speed and peak memory."""
     import pandas as pd
 
-    from histnet.backend import _import_cupy
+    from histnet.backend import cupy_if_usable
     from histnet.methods.registry import progression_methods
     from histnet.report import load_records, records_to_frame, to_markdown, write_tables
 
     ui = _ui(ctx)
     size, name = _image_size_of(dataset, root, 0, {})
     names = progression_methods(size, _csv_list(methods))
-    devices = ["cpu"] + (["gpu"] if _import_cupy() is not None else [])
+    devices = ["cpu"] + (["gpu"] if cupy_if_usable() is not None else [])
     out = Path(out or f"runs/cost-{Path(name).name}")
     for dev in devices:
         for m in names:

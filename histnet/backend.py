@@ -42,7 +42,7 @@ FLOAT = np.float32
 DEVICES = ("cpu", "gpu", "auto")
 
 
-def _import_cupy() -> Optional[ModuleType]:
+def cupy_if_usable() -> Optional[ModuleType]:
     """Return the cupy module if it imports and sees at least one CUDA device."""
     try:
         import cupy  # noqa: F401
@@ -130,7 +130,7 @@ def get_backend(device: str = "cpu", notify: Optional[Callable[[str], None]] = N
     if device == "cpu":
         return Backend(np, "cpu")
     if device in ("gpu", "auto"):
-        cp = _import_cupy()
+        cp = cupy_if_usable()
         if cp is not None:
             return Backend(cp, "gpu")
         if device == "gpu":

@@ -15,7 +15,7 @@ def test_cpu_backend_is_numpy():
 
 
 def test_gpu_without_cuda_is_one_line_error(monkeypatch):
-    monkeypatch.setattr(backend, "_import_cupy", lambda: None)
+    monkeypatch.setattr(backend, "cupy_if_usable", lambda: None)
     monkeypatch.delenv("HISTNET_CUPY_STANDIN", raising=False)
     with pytest.raises(DeviceError) as e:
         get_backend("gpu")
@@ -23,7 +23,7 @@ def test_gpu_without_cuda_is_one_line_error(monkeypatch):
 
 
 def test_auto_falls_back_and_says_so(monkeypatch):
-    monkeypatch.setattr(backend, "_import_cupy", lambda: None)
+    monkeypatch.setattr(backend, "cupy_if_usable", lambda: None)
     said = []
     b = get_backend("auto", notify=said.append)
     assert b.xp is np and said and "CPU" in said[0]

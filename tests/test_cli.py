@@ -83,7 +83,7 @@ def test_bad_parameter_is_one_line_exit_1(tmp_path):
 def test_gpu_without_cuda_is_one_line_exit_1(tmp_path, monkeypatch):
     import histnet.backend as backend
 
-    monkeypatch.setattr(backend, "_import_cupy", lambda: None)
+    monkeypatch.setattr(backend, "cupy_if_usable", lambda: None)
     res = CliRunner().invoke(cli, ["run", "pixels-svm", "-d", "mnist5k", *SMALL, "--device", "gpu",
                                    "--out", str(tmp_path)], env={"HISTNET_CUPY_STANDIN": ""})
     assert res.exit_code == 1 and "no CUDA GPU" in res.output and "Traceback" not in res.output

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from histnet.data import load_splits
-from histnet.data.cache import CachedArrayDataset, decode_image
+from histnet.data.image_cache import CachedArrayDataset, decode_image
 from histnet.data.folder import detect_layout
 from histnet.errors import ConfigError, DataError
 
@@ -303,7 +303,7 @@ def test_damaged_cache_entry_is_rebuilt(tmp_path):
 
 
 def test_threaded_decoding_matches_serial(tmp_path):
-    from histnet.data.cache import decode_to_cache, file_entries
+    from histnet.data.image_cache import decode_to_cache, file_entries
     from histnet.data.folder import read_imagefolder
     from histnet.data.options import files_checksum
 

@@ -8,7 +8,7 @@ import pytest
 from histnet.backend import get_backend
 from histnet.data import ArrayDataset
 from histnet.errors import ConfigError
-from histnet.features.cache import FeatureCache, dataset_key, key_digest
+from histnet.features.feature_cache import FeatureCache, dataset_key, key_digest
 
 fc = get_backend("cupy-standin").xp
 

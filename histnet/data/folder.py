@@ -1,7 +1,7 @@
 """Image-folder layouts: ImageFolder, ILSVRC-2012, Tiny ImageNet, Imagenette, and layout detection.
 
 Each reader turns a folder into, per split, a list of image files with their labels
-(:class:`FileSplit`); :mod:`histnet.data.cache` then decodes them once into the
+(:class:`FileSplit`); :mod:`histnet.data.image_cache` then decodes them once into the
 memory-mapped cache. The layouts:
 
 * **ImageFolder** -- ``<root>/train/<class>/*.jpg|png`` and ``<root>/val/...`` or
@@ -48,7 +48,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import DataError
-from .cache import IMAGE_EXTENSIONS
+from .image_cache import IMAGE_EXTENSIONS
 
 IMAGENETTE_NAMES = {
     "n01440764": "tench", "n02102040": "English springer", "n02979186": "cassette player",

@@ -12,7 +12,7 @@ What happens, in order:
 2. ``n_per_class`` / ``test_n_per_class`` draw stratified subsets, seeded (for folders
    before decoding, so a 100-per-class run of ILSVRC decodes 100k images, not 1.28M);
 3. images are brought to ``image_size`` (shorter side, centre crop) and to grey or
-   colour -- folders through the decoded-image cache (:mod:`histnet.data.cache`);
+   colour -- folders through the decoded-image cache (:mod:`histnet.data.image_cache`);
 4. ``val_fraction`` of every class of train is carved off as the validation split.
 
 Every dataset's ``provenance`` has ``source``, ``split``, ``checksum`` (content hash of
@@ -154,7 +154,7 @@ def _load(name_or_path, wanted, root=None, image_size=None, grayscale=None, n_pe
                                                                   grayscale is not None) else prov["checksum"]
             out[split] = ArrayDataset(name, np.ascontiguousarray(images), labels, classes, provenance=prov)
     else:
-        from .cache import decode_to_cache, file_entries
+        from .image_cache import decode_to_cache, file_entries
         from .folder import read_folder_layout
 
         for split, fs in read_folder_layout(kind, folder).items():

@@ -13,7 +13,7 @@ papers). Everything around that is here, once:
    each batch is described, encoded and moved to the host, so the device holds one batch
    and the codebook.
 4. **Cache.** The fitted codebook and the encoded training features are stored by
-   :class:`histnet.features.cache.FeatureCache` under a key made of the data set's content
+   :class:`histnet.features.feature_cache.FeatureCache` under a key made of the data set's content
    hash, the seed and every parameter that changes them (not ``C``): a second fit with
    another ``C`` reads both from disk and only trains the SVM.
 5. **Linear SVM** (:class:`histnet.classifiers.LinearSVM`, one-vs-rest, squared hinge)
@@ -36,7 +36,7 @@ import numpy as np
 
 from ..backend import host_rng, to_device, to_host
 from ..errors import CheckpointError, ConfigError, DataError
-from ..features.cache import FeatureCache, dataset_key
+from ..features.feature_cache import FeatureCache, dataset_key
 from ..features.sift import dense_sift, sift_frames
 from ..progress import Stage
 from .contract import Method

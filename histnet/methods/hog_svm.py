@@ -18,7 +18,7 @@ the HOG descriptor of the image window fed to a linear SVM. The recipe:
 
 Feature extraction streams ``train.batches()``, so memory holds one batch of images and
 the feature matrix; the training features are cached on disk
-(:class:`histnet.features.cache.FeatureCache`, keyed by the data set's content and the HOG
+(:class:`histnet.features.feature_cache.FeatureCache`, keyed by the data set's content and the HOG
 parameters), so a second fit with another ``C`` does not extract them again.
 
 Left out: the detector around the classifier (sliding windows over a scale pyramid,
@@ -42,7 +42,7 @@ import numpy as np
 
 from ..backend import FLOAT, to_device, to_host
 from ..errors import CheckpointError, ConfigError, DataError
-from ..features.cache import FeatureCache, dataset_key
+from ..features.feature_cache import FeatureCache, dataset_key
 from ..features.hog import BLOCK_NORMS, INTERPOLATIONS, hog, hog_output_shape
 from ..progress import Stage
 from .contract import Method
