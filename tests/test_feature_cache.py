@@ -117,13 +117,13 @@ def test_hog_svm_second_fit_reads_cached_features(monkeypatch, tmp_path):
     cls = get_method("hog-svm")
     train = _stripes(10, seed=0)
     calls = []
-    original = cls._extract_dataset
+    original = cls.extract_dataset
 
     def counting(self, data):
         calls.append(len(data))
         return original(self, data)
 
-    monkeypatch.setattr(cls, "_extract_dataset", counting)
+    monkeypatch.setattr(cls, "extract_dataset", counting)
     first = cls(make_config(cls, {"C": 0.01}, profile="quick")).fit(train)
     second = cls(make_config(cls, {"C": 1.0}, profile="quick")).fit(train)
     assert calls == [30]                        # another C: features come from the cache

@@ -188,14 +188,14 @@ def test_progress_events(digits_sets):
     events = []
     PixelsSvm(PixelsSvm.Config(batch_size=500, max_iter=3), progress=events.append).fit(train)
     stages = [e.stage for e in events]
-    assert stages[:3] == ["pixels"] * 3 and "SVM Newton" in stages
+    assert stages[:3] == ["pixels-svm extract"] * 3 and "SVM Newton" in stages
 
 
 def test_errors(digits_sets, fitted, tmp_path):
     train, test = digits_sets
     with pytest.raises(ConfigError, match="predict before fit"):
         PixelsSvm().predict_scores(test.images)
-    with pytest.raises(DataError, match=r"the model was fitted on \(8, 8, 1\)"):
+    with pytest.raises(DataError, match=r"images are 9x9x1, the model was fitted on 8x8x1"):
         fitted.predict_scores(np.zeros((2, 9, 9, 1), np.uint8))
     with pytest.raises(ConfigError, match="downscale=0"):
         PixelsSvm(PixelsSvm.Config(downscale=0)).fit(train)

@@ -37,6 +37,24 @@ BT601 = (0.299, 0.587, 0.114)
 
 
 # -- colour ------------------------------------------------------------------------------
+def luma(images, dtype="float32"):
+    """ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` of RGB images, unrounded.
+
+    Parameters
+    ----------
+    images : array of shape (..., 3), any real dtype (numpy, cupy or stand-in)
+    dtype : float dtype of the result
+
+    Returns
+    -------
+    y : array of shape (...), in the units of ``images``, on their device.
+    """
+    xp = get_array_module(images)
+    if images.shape[-1] != 3:
+        raise DataError(f"luma: expected 3 channels, got shape {tuple(images.shape)}")
+    return images.astype(dtype) @ xp.asarray(BT601, dtype=dtype)
+
+
 def rgb_to_grey(images):
     """ITU-R BT.601 luma of RGB images, as uint8 with one channel.
 
@@ -48,16 +66,15 @@ def rgb_to_grey(images):
     Returns
     -------
     grey : array of shape (..., 1), uint8
-        ``round(0.299 R + 0.587 G + 0.114 B)``, on the same device as ``images``.
+        ``round(0.299 R + 0.587 G + 0.114 B)`` (:func:`luma`, rounded), on the same device
+        as ``images``; one-channel images are returned as they are.
     """
     xp = get_array_module(images)
     if images.shape[-1] == 1:
         return images
     if images.shape[-1] != 3:
         raise DataError(f"rgb_to_grey: expected 3 channels, got shape {tuple(images.shape)}")
-    w = xp.asarray(BT601, dtype=xp.float32)
-    y = images.astype(xp.float32) @ w
-    return xp.clip(xp.rint(y), 0, 255).astype(xp.uint8)[..., None]
+    return xp.clip(xp.rint(luma(images, xp.float32)), 0, 255).astype(xp.uint8)[..., None]
 
 
 def grey_to_rgb(images):

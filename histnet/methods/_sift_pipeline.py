@@ -1,23 +1,24 @@
-"""The plumbing shared by the three dense-SIFT methods: sample, fit a codebook, encode, SVM.
+"""What the three dense-SIFT methods share: sample descriptors, fit a codebook, encode.
 
 ``sift-bovw-svm``, ``sift-llc-svm`` and ``sift-fisher-svm`` differ only in how a batch of
 dense SIFT descriptors becomes an image vector (their own files say how, with the
-papers). Everything around that is here, once:
+papers). :class:`SiftPipelineMethod` is a :class:`~histnet.methods.FeatureSvmMethod` whose
+features are those encodings; what it adds is the codebook:
 
 1. **Codebook sample, streamed.** ``codebook_images`` training images are drawn at random
    and read in batches; from each image at most ``descriptors_per_image`` of its
    descriptors are kept (descriptors zeroed by the SIFT contrast threshold are skipped),
    so the sample, not the data set, is what sits in memory.
 2. **Codebook** (k-means, or PCA + GMM) fitted on that sample by the method's hook.
-3. **Encoding, streamed.** The training set is read again in batches of ``batch_size``;
-   each batch is described, encoded and moved to the host, so the device holds one batch
-   and the codebook.
-4. **Cache.** The fitted codebook and the encoded training features are stored by
-   :class:`histnet.features.feature_cache.FeatureCache` under a key made of the data set's content
-   hash, the seed and every parameter that changes them (not ``C``): a second fit with
-   another ``C`` reads both from disk and only trains the SVM.
-5. **Linear SVM** (:class:`histnet.classifiers.LinearSVM`, one-vs-rest, squared hinge)
-   on the features; ``predict_scores`` streams images through 3 and the SVM.
+3. **Encoding, streamed** by the recipe: the training set is read again in batches of
+   ``batch_size``; each batch is described, encoded and moved to the host, so the device
+   holds one batch and the codebook.
+4. **Cache.** The fitted codebook (here) and the encoded training features (the recipe)
+   are stored by :class:`histnet.features.feature_cache.FeatureCache` under a key made of
+   the data set's content hash, the seed and every parameter that changes them (not
+   ``C``): a second fit with another ``C`` reads both from disk and only trains the SVM.
+5. **Linear SVM** on the unstandardised encodings (the recipe, ``standardize = False``:
+   the encodings are already normalised).
 
 Low-contrast frames (all-zero SIFT) are masked out of the pooling when
 ``drop_low_contrast`` is set: on MNIST most frames lie on the black background.
@@ -28,7 +29,6 @@ makes that cheap) and descriptor augmentation (flips, jitter).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -36,18 +36,14 @@ import numpy as np
 
 from ..backend import host_rng, to_device, to_host
 from ..errors import CheckpointError, ConfigError, DataError
-from ..features.feature_cache import FeatureCache, dataset_key
+from ..features.feature_cache import FeatureCache
 from ..features.sift import dense_sift, sift_frames
 from ..progress import Stage
-from .contract import Method
+from .feature_svm import FeatureSvmMethod
 
 #: Part of every cache key: raise it whenever a change to the code changes the codebook or the
 #: features for the same parameters, so stale cached files are not read.
 FEATURE_VERSION = 2
-
-#: Config fields that do not change the extracted features (left out of the cache key).
-_NOT_FEATURE_FIELDS = {"C", "svm_max_iter", "svm_tol", "batch_size", "cache_features"}
-
 
 @dataclass
 class SiftPipelineConfig:
@@ -99,13 +95,6 @@ class SiftPipelineConfig:
     cache_features: bool = True
 
 
-def _linear_svm(**params):
-    """A :class:`histnet.classifiers.LinearSVM` (imported here, so the registry loads without it)."""
-    from ..classifiers import LinearSVM
-
-    return LinearSVM(**params)
-
-
 def pack_arrays(arrays: dict, names) -> np.ndarray:
     """Host arrays -> one float64 vector: [n, (ndim, *shape) per array, data...]; for the cache."""
     header = [float(len(names))]
@@ -134,16 +123,20 @@ def unpack_arrays(flat, names) -> dict:
     return out
 
 
-class SiftPipelineMethod(Method):
+class SiftPipelineMethod(FeatureSvmMethod):
     """Base of the dense-SIFT + encoding + linear SVM methods (see the module docstring).
 
     Subclasses set ``encoder_arrays`` (names of the codebook arrays) and implement
-    :meth:`_fit_encoder`, :meth:`_encode`, :meth:`_encoder_state`, :meth:`_set_encoder_state`
-    and :meth:`feature_dim`.
+    :meth:`_fit_encoder`, :meth:`_encode`, :meth:`_encoder_state`, :meth:`_set_encoder_state`,
+    :meth:`_encoding_flops` and :meth:`feature_dim`.
     """
 
     family = "hand-crafted"
     encoder_arrays: ClassVar[tuple] = ()
+    standardize = False
+    fixed_input_size = False
+    seeded_features = True
+    feature_version = FEATURE_VERSION
 
     # -- hooks ---------------------------------------------------------------------------------
     def _fit_encoder(self, sample):
@@ -161,18 +154,17 @@ class SiftPipelineMethod(Method):
     def _set_encoder_state(self, arrays: dict) -> None:
         raise NotImplementedError
 
-    def feature_dim(self) -> int:
+    def _encoding_flops(self, n_frames: int) -> int:
+        """Multiply-adds x 2 to encode one image of ``n_frames`` descriptors (method-specific)."""
         raise NotImplementedError
 
     # -- validation ----------------------------------------------------------------------------
-    def _check_config(self):
+    def check_config(self):
         c = self.config
-        for name in ("step", "codebook_images", "descriptors_per_image", "batch_size", "svm_max_iter"):
+        for name in ("step", "codebook_images", "descriptors_per_image"):
             v = getattr(c, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ConfigError(f"{self.name}: {name} must be a positive integer, got {v!r}")
-        if not c.C > 0:
-            raise ConfigError(f"{self.name}: C must be > 0, got {c.C!r}")
         if not c.levels or any(int(g) < 1 for g in c.levels):
             raise ConfigError(f"{self.name}: levels must be positive grid sizes, got {c.levels!r}")
 
@@ -189,7 +181,8 @@ class SiftPipelineMethod(Method):
             mask = ((desc * desc).sum(axis=2) > 0).astype(desc.dtype)
         return desc, ds.frames, mask
 
-    def _encode_images(self, images):
+    def extract(self, images):
+        """Dense SIFT of a batch, encoded with the fitted codebook: (N, feature_dim) xp array."""
         desc, frames, mask = self._describe_images(images)
         return self._encode(desc, frames, tuple(np.asarray(images).shape[1:3]), mask)
 
@@ -218,12 +211,7 @@ class SiftPipelineMethod(Method):
                             f"{n_img} training images (lower contrast_threshold or set drop_low_contrast=false)")
         return sample
 
-    # -- fit / predict ----------------------------------------------------------------------------
-    def _cache_key(self, train, part):
-        params = {k: v for k, v in dataclasses.asdict(self.config).items() if k not in _NOT_FEATURE_FIELDS}
-        return {"feature": f"{self.name}-{part}", "data": dataset_key(train), "seed": int(self.seed),
-                "params": params, "version": FEATURE_VERSION}
-
+    # -- the codebook --------------------------------------------------------------------------------
     def _fit_codebook_arrays(self, train, rng):
         sample = self._sample_descriptors(train, rng)
         stage = Stage(f"{self.name} codebook", total=1, progress=self.progress)
@@ -231,110 +219,30 @@ class SiftPipelineMethod(Method):
         stage.update(1, f"fitted on {len(sample)} descriptors")
         return pack_arrays(self._encoder_state(), self.encoder_arrays)
 
-    def _encode_dataset(self, data):
-        c = self.config
-        stage = Stage(f"{self.name} encode", total=-(-len(data) // c.batch_size), progress=self.progress)
-        out = None
-        start = 0
-        for b, (images, _) in enumerate(data.batches(c.batch_size), 1):
-            F = to_host(self._encode_images(images)).astype(np.float32)
-            if out is None:
-                out = np.empty((len(data), F.shape[1]), np.float32)
-            out[start:start + len(F)] = F
-            start += len(F)
-            stage.update(b)
-        return out
-
-    def fit(self, train, val=None):
-        """Sample descriptors, fit the codebook, encode the training set, train the SVM."""
-        self._check_config()
-        if len(train) == 0:
-            raise DataError(f"{self.name}: the training set is empty")
+    def fit_features(self, train):
+        """Sample descriptors and fit the codebook (or read it from the feature cache)."""
         rng = host_rng(self.seed)
-        c = self.config
-        cache = FeatureCache()  # $HISTNET_CACHE/features: shared across runs, so a new C reuses it
-        if c.cache_features:
-            packed = cache.get_or_compute(self._cache_key(train, "codebook"),
-                                          lambda: self._fit_codebook_arrays(train, rng))
-            self._set_encoder_state(unpack_arrays(packed, self.encoder_arrays))
-            feats = cache.get_or_compute(self._cache_key(train, "train"), lambda: self._encode_dataset(train))
+        if self._caches():  # $HISTNET_CACHE/features: shared across runs, so a new C reuses it
+            packed = FeatureCache().get_or_compute(self.cache_key(train, "codebook"),
+                                                   lambda: self._fit_codebook_arrays(train, rng))
         else:
-            self._set_encoder_state(unpack_arrays(self._fit_codebook_arrays(train, rng), self.encoder_arrays))
-            feats = self._encode_dataset(train)
-        self.n_classes_ = train.n_classes
-        self.image_shape_ = tuple(int(v) for v in train.image_shape[:2])
-        self.svm_ = _linear_svm(C=c.C, max_iter=c.svm_max_iter, tol=c.svm_tol).fit(
-            to_device(np.asarray(feats), self.xp), train.labels, progress=self.progress)
-        return self
+            packed = self._fit_codebook_arrays(train, rng)
+        self._set_encoder_state(unpack_arrays(packed, self.encoder_arrays))
 
-    def predict_scores(self, images):
-        """(N, n_classes) host float32 SVM decision values for uint8 images (N, H, W, C)."""
-        if not hasattr(self, "svm_"):
-            raise ConfigError(f"{self.name}: predict before fit (or load)")
-        images = np.asarray(images)
-        out = np.empty((len(images), self.n_classes_), np.float32)
-        bs = self.config.batch_size
-        for s in range(0, len(images), bs):
-            F = self._encode_images(images[s:s + bs])
-            out[s:s + bs] = self._scores(F)
-        return out
+    def feature_state(self) -> dict:
+        return self._encoder_state() if hasattr(self, "encoder_") else {}
 
-    def _scores(self, F):
-        """SVM decision values laid over all labels, (n, n_classes) host float32.
+    def set_feature_state(self, arrays: dict) -> None:
+        missing = [k for k in self.encoder_arrays if k not in arrays]
+        if missing:
+            raise CheckpointError(f"{self.name}: saved state lacks 'encoder/{missing[0]}'")
+        self._set_encoder_state({k: arrays[k] for k in self.encoder_arrays})
 
-        ``LinearSVM.class_scores``: a label absent from training gets the lowest finite
-        float32, so scores stay finite for :func:`histnet.evaluate.evaluate`.
-        """
-        return self.svm_.class_scores(F, self.n_classes_)
-
-    # -- state ----------------------------------------------------------------------------------------
-    def get_state(self) -> dict:
-        if not hasattr(self, "svm_"):
-            raise CheckpointError(f"{self.name}: nothing to save before fit")
-        state = {f"encoder/{k}": np.asarray(v) for k, v in self._encoder_state().items()}
-        state.update({f"svm/{k}": v for k, v in self.svm_.get_state().items()})
-        state["n_classes"] = np.asarray(self.n_classes_)
-        state["image_shape"] = np.asarray(getattr(self, "image_shape_", (0, 0)), np.int64)
-        return state
-
-    def set_state(self, state: dict) -> None:
-        try:
-            enc = {k: state[f"encoder/{k}"] for k in self.encoder_arrays}
-            coef, intercept = state["svm/coef"], state["svm/intercept"]
-            classes, n_classes = state["svm/classes"], int(state["n_classes"])
-        except KeyError as e:
-            raise CheckpointError(f"{self.name}: saved state lacks {e.args[0]!r}") from None
-        self._set_encoder_state(enc)
-        svm = _linear_svm(C=self.config.C).set_state({"coef": coef, "intercept": intercept, "classes": classes},
-                                                     self.xp)
-        if svm.n_features_in_ != self.feature_dim():
-            raise CheckpointError(f"{self.name}: saved SVM has {svm.n_features_in_} features but the config "
-                                  f"gives {self.feature_dim()}")
-        self.svm_ = svm
-        self.n_classes_ = n_classes
-        if "image_shape" in state and int(np.asarray(state["image_shape"]).min()) > 0:
-            self.image_shape_ = tuple(int(v) for v in np.asarray(state["image_shape"]))
-
-    def _encoding_flops(self, n_frames: int) -> int:
-        """Multiply-adds x 2 to encode one image of ``n_frames`` descriptors (method-specific)."""
-        raise NotImplementedError
-
-    def describe(self) -> dict:
-        """``feature_dim``; after fit also ``n_params`` (codebook + SVM) and ``flops_per_image``.
-
-        ``flops_per_image`` counts the encoding and the SVM (2 x multiply-adds of the GEMMs),
-        not dense SIFT itself.
-        """
-        out = {"feature_dim": int(self.feature_dim())}
-        if hasattr(self, "svm_"):
-            n_enc = sum(int(np.asarray(v).size) for v in self._encoder_state().values())
-            out["n_params"] = n_enc + int(self.svm_.coef_.size) + int(self.svm_.intercept_.size)
-            if hasattr(self, "image_shape_"):
-                c = self.config
-                P = len(sift_frames(*self.image_shape_, bin_size=c.bin_size, step=c.step,
-                                    sizes=list(c.sizes) or None))
-                out["flops_per_image"] = int(self._encoding_flops(P) + 2 * self.feature_dim() * self.n_classes_)
-        return out
+    def extract_flops(self, image_shape) -> int:
+        """The encoding's GEMMs (2 x multiply-adds); dense SIFT itself is not counted."""
+        c = self.config
+        P = len(sift_frames(*image_shape[:2], bin_size=c.bin_size, step=c.step, sizes=list(c.sizes) or None))
+        return int(self._encoding_flops(P))
 
 
 def device_float(x, xp):

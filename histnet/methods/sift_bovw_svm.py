@@ -117,5 +117,5 @@ class SiftBovwSvm(SiftPipelineMethod):
         # distances to the words (GEMM) + pyramid sums (GEMM)
         return 2 * P * c.n_words * D + 2 * P * self.encoder_.n_regions * c.n_words
 
-    def feature_dim(self):
+    def feature_dim(self, image_shape=None):
         return self._encoder().output_dim()

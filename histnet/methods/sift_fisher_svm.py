@@ -132,6 +132,6 @@ class SiftFisherSvm(SiftPipelineMethod):
         # PCA + Gaussian log-densities (two GEMMs) + per-cell S1, S2 (two GEMMs over R K rows)
         return 2 * P * D_in * d + 2 * 2 * P * K * d + 2 * 2 * P * R * K * d
 
-    def feature_dim(self):
+    def feature_dim(self, image_shape=None):
         c = self.config
         return sum(g * g for g in c.levels) * 2 * c.n_components * c.pca_dim

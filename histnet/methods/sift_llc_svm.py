@@ -104,5 +104,5 @@ class SiftLlcSvm(SiftPipelineMethod):
         # distances to the codewords + local Gram matrices + k x k solves (LU ~ 2/3 k^3 + 2 k^2)
         return 2 * P * c.n_words * D + 2 * P * k * k * D + P * (2 * k ** 3 // 3 + 2 * k * k)
 
-    def feature_dim(self):
+    def feature_dim(self, image_shape=None):
         return self._encoder().output_dim()
