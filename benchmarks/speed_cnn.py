@@ -1,7 +1,7 @@
 """Training and inference speed of histnet's AlexNet against PyTorch on the CPU, in one run.
 
-The peer is PyTorch (CPU build) running the same network (the ``alexnet-cifar`` net of the
-anchor ``bench_torch_alexnet_cifar.py``; and the paper's 227-px ``alexnet`` with the same
+The peer is PyTorch (CPU build) running the same network (the ``alexnet-cifar`` net, the
+PyTorch reference run's; and the paper's 227-px ``alexnet`` with the same
 two-group convolutions) on the same random batch, with the same number of threads as
 numpy's BLAS. Repeats of the two alternate, so a noisy machine slows both alike; the best
 repeat of each is reported (machine noise only ever slows a run down).

@@ -1,6 +1,6 @@
 """Speed benchmark: histnet's batched HOG against OpenCV's HOGDescriptor and scikit-image.
 
-Input (as the anchor measurement ``bench/anchors/bench_hog.py``): 1,000 windows of
+Input (as the peer anchor measurement this project compares with): 1,000 windows of
 64 x 128 pixels (width x height), uint8 crops at random offsets of
 ``skimage.data.camera()``. Descriptor: 9 unsigned orientations, 8 x 8-pixel cells,
 2 x 2-cell blocks with a one-cell stride, L2-Hys: 3,780 values per window for all three.

@@ -1,6 +1,6 @@
 """Speed benchmark: histnet's batched dense SIFT against OpenCV's SIFT descriptor on the same grid.
 
-Input (as the anchor measurement ``bench/anchors/bench_sift.py``): 224 x 224 grey uint8
+Input (as the peer anchor measurement this project compares with): 224 x 224 grey uint8
 images, ``skimage.data.camera()`` resized (anti-aliased), plus ``--n - 1`` random crops of
 the camera image resized the same way, so the batch is real image content. Grid: 4-pixel
 spatial bins, frames every 8 pixels: 27 x 27 = 729 descriptors of 128 values per image.

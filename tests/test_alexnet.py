@@ -28,7 +28,7 @@ def test_alexnet_cifar_is_the_anchor_net():
     cls = get_method("alexnet-cifar")
     m = cls(make_config(cls, profile="full"))
     d = m.describe()
-    # bench_torch_alexnet_cifar.py: 1.34 M params, 111.17 MFLOP forward (2 x MAC, conv + fc)
+    # the PyTorch reference net: 1.34 M params, 111.17 MFLOP forward (2 x MAC, conv + fc)
     assert d["n_params"] == 1_339_018
     assert d["flops_per_image"] == 111_169_280
 
@@ -129,7 +129,7 @@ def test_alexnet_cifar_matches_torch_forward_and_gradients():
     torch = pytest.importorskip("torch")
     nn = torch.nn
     lrn = lambda: nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)  # noqa: E731
-    ref = nn.Sequential(  # bench_torch_alexnet_cifar.make_model, without dropout
+    ref = nn.Sequential(  # the PyTorch reference net, without dropout
         nn.Conv2d(3, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1), lrn(),
         nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2, padding=1),
         nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1), nn.ReLU(),

@@ -13,7 +13,8 @@ Three registered methods share one recipe and differ in the network and its defa
     (the groups are the two-GPU split: conv2, conv4 and conv5 see only the kernel maps on
     "their" GPU; conv3 and the FC layers see all). 62.4 M parameters for 1000 classes.
 ``alexnet-cifar`` (32 x 32)
-    Exactly the net of the PyTorch anchor (``bench_torch_alexnet_cifar.py``), so speed and
+    Exactly the net of the PyTorch CIFAR-10 reference run (the peer measurement the speed and
+    accuracy figures are compared with; ``benchmarks/speed_cnn.py`` builds it in PyTorch), so speed and
     accuracy compare like with like: conv 64@5x5 - ReLU - pool 3/2 pad 1 - LRN - conv 64@5x5 -
     ReLU - LRN - pool - conv 128@3x3 x3 (ReLU) - pool - fc 384 - fc 192 - fc n_classes, with
     dropout 0.5 after the two hidden FC layers and PyTorch's LRN (alpha/n, alpha = 1e-4).
@@ -127,7 +128,7 @@ class AlexNet(AlexNetFamily):
 
 @register
 class AlexNetCifar(AlexNetFamily):
-    """The PyTorch anchor's 32-px AlexNet (``bench_torch_alexnet_cifar.py``)."""
+    """The PyTorch reference run's 32-px AlexNet (the anchor of ``benchmarks/speed_cnn.py``)."""
 
     name = "alexnet-cifar"
     summary = "AlexNet scaled to 32 px (the PyTorch CIFAR anchor's net): 5 conv + 3 FC, LRN, dropout"
@@ -138,7 +139,7 @@ class AlexNetCifar(AlexNetFamily):
         "quick": {"epochs": 3, "batch_size": 64, "lr": 0.02, "schedule": "onecycle", "pct_start": 0.25,
                   "init": "he", "crop_pad": 0, "flip": False, "pca_noise": 0.0,
                   "normalize": "meanstd", "test_crops": "center", "dropout": 0.5},
-        # the anchor's recipe (train_torch_alexnet_cifar.py), scored with the paper's test
+        # the PyTorch reference run's recipe (the anchor), scored with the paper's test
         # protocol: softmax averaged over the image and its mirror ("ten" crops of a 32-px
         # image; the anchor scores the image alone, `--set alexnet-cifar.test_crops=center`)
         "full": {"epochs": 20, "batch_size": 128, "lr": 0.02, "schedule": "onecycle", "pct_start": 0.2,
