@@ -32,14 +32,18 @@ API (stable; the DBN fine-tuning and the AlexNet methods are built on it)::
     # Trainer.predict(data) -> host outputs; Trainer.error(data) -> top-1 error
 
 Convolutional layers (images NHWC): :class:`Conv2D`, :class:`MaxPool2D`, :class:`LRN`,
-:class:`Flatten`; output sizes from :func:`conv_output_size`.
+:class:`Flatten`; output sizes from :func:`conv_output_size`. After 2012: :class:`BatchNorm`
+(:mod:`.norm`), :class:`Residual`, :class:`ShortcutA` and :class:`GlobalAvgPool2D`
+(:mod:`.blocks`).
 """
 
+from .blocks import GlobalAvgPool2D, Residual, ShortcutA
 from .conv import Conv2D, col2im, conv_output_size, im2col
 from .core import Dropout, Flatten, Layer, Linear, ReLU, Sequential, Sigmoid, Tanh, check_signature
 from .init import init_bias, init_weight
 from .lrn import LRN
 from .losses import log_softmax, softmax, softmax_cross_entropy
+from .norm import BatchNorm
 from .optim import SGD
 from .pool import MaxPool2D
 from .schedules import (ConstantLR, CosineLR, OneCycleLR, PlateauLR, Schedule, StepLR,
@@ -48,6 +52,7 @@ from .trainer import Trainer
 
 __all__ = [
     "Conv2D", "MaxPool2D", "LRN", "conv_output_size", "im2col", "col2im",
+    "BatchNorm", "Residual", "ShortcutA", "GlobalAvgPool2D",
     "Layer", "Linear", "ReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", "Sequential",
     "check_signature", "init_weight", "init_bias", "softmax", "log_softmax",
     "softmax_cross_entropy", "SGD", "Schedule", "ConstantLR", "PlateauLR", "StepLR", "CosineLR",

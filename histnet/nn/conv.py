@@ -150,15 +150,16 @@ class Conv2D(Layer):
     init : {"normal", "he", "glorot"}, default="he"
     std : float, default=0.01
         For ``init="normal"`` (the paper's N(0, 0.01)).
-    bias : float, default=0.0
-        Initial bias (the paper: 1 in conv2, conv4, conv5).
+    bias : float or None, default=0.0
+        Initial bias (the paper: 1 in conv2, conv4, conv5); None: no bias at all (a
+        convolution followed by batch normalisation, whose mean subtraction would cancel it).
     rng, xp, dtype, name
         As :class:`~histnet.nn.core.Linear`.
 
     Attributes
     ----------
     params["W"] : (F, kh, kw, C/G)
-    params["b"] : (F,)
+    params["b"] : (F,), absent with ``bias=None``
     need_input_grad : bool
         False for the first layer: its backward then skips col2im and returns None.
     """
@@ -175,7 +176,8 @@ class Conv2D(Layer):
         fan_in, fan_out = cg * self.k * self.k, (self.out_channels // self.groups) * self.k * self.k
         self.params["W"] = init_weight((self.out_channels, self.k, self.k, cg), fan_in, fan_out,
                                        init, std, rng, xp, dtype)
-        self.params["b"] = init_bias(self.out_channels, bias, xp, dtype)
+        if bias is not None:
+            self.params["b"] = init_bias(self.out_channels, bias, xp, dtype)
         self.need_input_grad = True
         self._buffers = {}
 
@@ -217,7 +219,8 @@ class Conv2D(Layer):
                            self._buffer(g, shape, x)).reshape(m, -1)
                 y[:, g * fg:(g + 1) * fg] = c @ W[g * fg:(g + 1) * fg].reshape(fg, -1).T
                 cols.append(c)
-        y += self.params["b"]
+        if "b" in self.params:
+            y += self.params["b"]
         self.cache = (cols, xpad.shape, x.shape, (n, oh, ow)) if train else None
         return y.reshape(n, oh, ow, F)
 
@@ -229,7 +232,8 @@ class Conv2D(Layer):
         cg, fg = self.in_channels // G, F // G
         W = self.params["W"]
         dy2 = xp.ascontiguousarray(dy).reshape(n * oh * ow, F)
-        self.grads["b"] = dy2.sum(axis=0)
+        if "b" in self.params:
+            self.grads["b"] = dy2.sum(axis=0)
         # dW_g = dy_g^T cols_g, computed as (cols_g^T dy_g)^T: BLAS is much faster with the
         # long M axis as the shared (inner) dimension of two row-major operands
         if G == 1:

@@ -4,7 +4,15 @@ Every layer keeps its forward and backward side by side (as in Karpathy's microg
 and the CS231n layer files). The contract:
 
 * ``layer.params`` and ``layer.grads`` are dicts of xp arrays with the same keys;
-  ``backward`` *overwrites* ``grads`` (no accumulation, no ``zero_grad``).
+  ``backward`` *overwrites* ``grads`` (no accumulation, no ``zero_grad``). That is right
+  because no layer object is applied twice in one forward pass (:class:`Sequential`
+  refuses a network that holds one layer twice). A *tensor* used twice (the input of a
+  residual block feeds its body and its shortcut) gets the sum of its gradients from the
+  container that uses it twice (:class:`histnet.nn.Residual` adds them).
+* ``layer.buffers`` holds arrays that are state but not trained (batch normalisation's
+  running statistics): saved in ``state_dict`` and checkpoints, never updated by SGD.
+* Containers (:class:`Sequential`, :class:`histnet.nn.Residual`) hold layers and qualify
+  their names: ``"block1.conv1.W"``.
 * ``y = layer.forward(x, train)`` keeps in ``layer.cache`` only what ``backward``
   reads; ``dx = layer.backward(dy)`` returns the gradient for the input.
 * Compute uses ``xp = get_array_module(x)`` and array methods only, so the same
@@ -43,8 +51,37 @@ class Layer:
     def __init__(self, name=None):
         self.params = {}
         self.grads = {}
+        self.buffers = {}
         self.cache = None
         self.name = name
+
+    def sublayers(self) -> list:
+        """The layers a container holds (none for a plain layer)."""
+        return []
+
+    def named_params(self):
+        """``(name, param, grad)`` of this layer and, for a container, its layers (qualified)."""
+        out = [(k, p, self.grads.get(k)) for k, p in self.params.items()]
+        for child in self.sublayers():
+            out += [(f"{child.name}.{k}", p, g) for k, p, g in child.named_params()]
+        return out
+
+    def named_buffers(self):
+        """``(name, array)`` of the buffers of this layer and its layers (qualified)."""
+        out = list(self.buffers.items())
+        for child in self.sublayers():
+            out += [(f"{child.name}.{k}", b) for k, b in child.named_buffers()]
+        return out
+
+    def set_array(self, qualified: str, value) -> None:
+        """Replace the parameter or buffer ``qualified`` (``"conv1.W"`` in a container)."""
+        head, dot, rest = qualified.partition(".")
+        if dot:
+            for child in self.sublayers():
+                if child.name == head:
+                    return child.set_array(rest, value)
+        store = self.params if qualified in self.params else self.buffers
+        store[qualified] = value
 
     def forward(self, x, train: bool = False):
         return x
@@ -260,6 +297,13 @@ class Sequential(Layer):
             if layer.name in seen:
                 raise ConfigError(f"Sequential: two layers are called {layer.name!r}")
             seen.add(layer.name)
+        objects = [id(l) for l in _all_layers(self)]
+        if len(objects) != len(set(objects)):
+            raise ConfigError(f"Sequential {name or ''}: one layer object appears twice; backward overwrites "
+                              "its gradients, so a shared layer would lose one use's gradient")
+
+    def sublayers(self) -> list:
+        return self.layers
 
     def forward(self, x, train=False):
         for layer in self.layers:
@@ -273,21 +317,17 @@ class Sequential(Layer):
 
     def parameters(self):
         """List of ``(qualified_name, param, grad)``; ``grad`` is None before the first backward."""
-        out = []
-        for layer in self.layers:
-            for k, p in layer.params.items():
-                out.append((f"{layer.name}.{k}", p, layer.grads.get(k)))
-        return out
+        return [(f"{layer.name}.{k}", p, g) for layer in self.layers for k, p, g in layer.named_params()]
 
     def set_rng(self, rng) -> None:
         """Give every layer that draws random numbers (Dropout) the device generator ``rng``."""
-        for layer in self.layers:
+        for layer in _all_layers(self):
             if hasattr(layer, "rng"):
                 layer.rng = rng
 
     def clear_cache(self) -> None:
         """Drop what forward kept for backward and reusable work arrays (frees memory)."""
-        for layer in self.layers:
+        for layer in _all_layers(self):
             layer.cache = None
             if hasattr(layer, "_buffers"):
                 layer._buffers = {}
@@ -295,13 +335,18 @@ class Sequential(Layer):
     def n_params(self) -> int:
         return int(sum(int(np.prod(p.shape)) for _, p, _ in self.parameters()))
 
+    def _arrays(self):
+        """``(qualified_name, array)`` of every parameter, then every buffer."""
+        out = [(n, p) for n, p, _ in self.parameters()]
+        return out + [(f"{layer.name}.{k}", b) for layer in self.layers for k, b in layer.named_buffers()]
+
     def signature(self) -> dict:
-        """``{qualified_name: shape}`` of every parameter: what identifies the network."""
-        return {n: tuple(int(s) for s in p.shape) for n, p, _ in self.parameters()}
+        """``{qualified_name: shape}`` of every parameter and buffer: what identifies the network."""
+        return {n: tuple(int(s) for s in p.shape) for n, p in self._arrays()}
 
     def state_dict(self) -> dict:
-        """Parameters as host numpy arrays, by qualified name (for ``.npz``)."""
-        return {n: to_host(p) for n, p, _ in self.parameters()}
+        """Parameters and buffers as host numpy arrays, by qualified name (for ``.npz``)."""
+        return {n: to_host(p) for n, p in self._arrays()}
 
     def load_state_dict(self, state: dict, source: str = "state") -> None:
         """Copy host arrays into the parameters (on their device).
@@ -312,10 +357,8 @@ class Sequential(Layer):
             The names or shapes differ from this network's; the message lists what differs.
         """
         check_signature(self.signature(), {k: tuple(np.shape(v)) for k, v in state.items()}, source)
-        for layer in self.layers:
-            for k, p in layer.params.items():
-                xp = get_array_module(p)
-                layer.params[k] = to_device(np.asarray(state[f"{layer.name}.{k}"], dtype=p.dtype), xp)
+        for name, p in self._arrays():
+            self.set_array(name, to_device(np.asarray(state[name], dtype=p.dtype), get_array_module(p)))
 
     def output_shape(self, in_shape):
         for layer in self.layers:
@@ -332,6 +375,15 @@ class Sequential(Layer):
     def __repr__(self):
         inner = ",\n  ".join(f"{l.name}: {l!r}" for l in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+
+def _all_layers(layer) -> list:
+    """``layer``'s layers, depth first, containers included (not ``layer`` itself)."""
+    out = []
+    for child in layer.sublayers():
+        out.append(child)
+        out += _all_layers(child)
+    return out
 
 
 def check_signature(expected: dict, found: dict, source: str) -> None:

@@ -53,13 +53,14 @@ def check_layer(layer, x, seed: int = 0, h: float = 1e-5, train: bool = True):
     r = xp.asarray(np.random.default_rng(seed).standard_normal(y.shape))
     dx = layer.backward(r)
     out = {"x": (dx, None)}
-    grads = {k: g.copy() for k, g in layer.grads.items()}
+    named = layer.named_params()  # containers (Residual, Sequential) qualify their layers' names
+    grads = {k: g.copy() for k, _, g in named}
 
     def loss():
         return (layer.forward(x, train) * r).sum()
 
     out["x"] = (dx, numerical_gradient(loss, x, h))
-    for k, p in layer.params.items():
+    for k, p, _ in named:
         out[k] = (grads[k], numerical_gradient(loss, p, h))
     to_np = (lambda a: a) if xp is np else (lambda a: xp.asnumpy(a))
     return {k: (to_np(a), to_np(n)) for k, (a, n) in out.items()}

@@ -1,0 +1,115 @@
+"""Batch normalisation (Ioffe & Szegedy 2015, "Batch normalization: accelerating deep network
+training by reducing internal covariate shift", ICML, arXiv:1502.03167).
+
+One layer for fully connected outputs (N, C) and convolutional maps (N, H, W, C): each
+channel is normalised over every other axis (the batch, and the positions of a map, the
+paper's "convolutional" variant), then scaled and shifted by the learned ``gamma`` and
+``beta``:
+
+    training:   y = gamma (x - mean_B) / sqrt(var_B + eps) + beta     (batch statistics)
+    evaluation: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta
+
+The running statistics are exponential averages of the batch statistics,
+``r <- (1 - momentum) r + momentum b``, the variance unbiased (m / (m - 1)), as PyTorch
+keeps them; they are buffers (:attr:`Layer.buffers`), saved in checkpoints and restored on
+``--resume``, never touched by SGD.
+
+Backward in training mode, with m values per channel and x^ the normalised input:
+
+    dbeta = sum dy,   dgamma = sum dy x^,
+    dx = gamma / (m sqrt(var_B + eps)) (m dy - dbeta - x^ dgamma)
+
+(the batch statistics depend on x, which is where hand-written versions go wrong); in
+evaluation mode the statistics are constants and ``dx = dy gamma / sqrt(running_var + eps)``.
+Both are checked against central finite differences in float64.
+
+Left out: fusing into the preceding convolution at inference, synchronised statistics
+across devices, the batch renormalisation variants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import FLOAT, get_array_module, to_device
+from ..errors import ConfigError
+from .core import Layer
+
+
+class BatchNorm(Layer):
+    """Batch normalisation over the last axis (channels) of (N, C) or (N, H, W, C) input.
+
+    Parameters
+    ----------
+    channels : int
+    momentum : float, default=0.1
+        Weight of the new batch in the running statistics (PyTorch's convention).
+    eps : float, default=1e-5
+    xp, dtype, name
+        As :class:`~histnet.nn.core.Linear`.
+
+    Attributes
+    ----------
+    params["gamma"], params["beta"] : (C,)
+        Initialised to 1 and 0.
+    buffers["running_mean"], buffers["running_var"] : (C,)
+        Initialised to 0 and 1.
+    """
+
+    def __init__(self, channels: int, momentum: float = 0.1, eps: float = 1e-5, *, xp=np, dtype=FLOAT,
+                 name=None):
+        super().__init__(name)
+        if channels < 1 or not 0 < momentum <= 1 or eps <= 0:
+            raise ConfigError(f"layer {name or 'BatchNorm'}: need channels >= 1, 0 < momentum <= 1, eps > 0; "
+                              f"got {channels}, {momentum}, {eps}")
+        self.channels, self.momentum, self.eps = int(channels), float(momentum), float(eps)
+        self.params["gamma"] = to_device(np.ones(channels, dtype), xp)
+        self.params["beta"] = to_device(np.zeros(channels, dtype), xp)
+        self.buffers["running_mean"] = to_device(np.zeros(channels, dtype), xp)
+        self.buffers["running_var"] = to_device(np.ones(channels, dtype), xp)
+
+    def forward(self, x, train=False):
+        xp = get_array_module(x)
+        if x.shape[-1] != self.channels:
+            raise ConfigError(f"layer {self.name or 'BatchNorm'}: expects {self.channels} channels on the "
+                              f"last axis, got shape {tuple(x.shape)}")
+        x2 = x.reshape(-1, self.channels)
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if train:
+            m = x2.shape[0]
+            mean = x2.mean(axis=0)
+            xc = x2 - mean
+            var = (xc * xc).mean(axis=0)
+            inv = 1.0 / xp.sqrt(var + self.eps)
+            xhat = xc * inv
+            mo = self.momentum
+            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+            rm *= 1 - mo
+            rm += mo * mean.astype(rm.dtype)
+            rv *= 1 - mo
+            rv += (mo * m / max(m - 1, 1)) * var.astype(rv.dtype)
+            self.cache = (xhat, inv, x.shape)
+        else:
+            inv = 1.0 / xp.sqrt(self.buffers["running_var"] + self.eps)
+            xhat = (x2 - self.buffers["running_mean"]) * inv
+            self.cache = (xhat, inv, None)
+        return (xhat * gamma + beta).reshape(x.shape)
+
+    def backward(self, dy):
+        xhat, inv, train_shape = self.cache
+        dy2 = dy.reshape(-1, self.channels)
+        gamma = self.params["gamma"]
+        dbeta = dy2.sum(axis=0)
+        dgamma = (dy2 * xhat).sum(axis=0)
+        self.grads["beta"], self.grads["gamma"] = dbeta, dgamma
+        if train_shape is None:  # evaluation mode: the statistics are constants
+            return (dy2 * (gamma * inv)).reshape(dy.shape)
+        m = dy2.shape[0]
+        dx = (gamma * inv / m) * (m * dy2 - dbeta - xhat * dgamma)
+        return dx.reshape(dy.shape)
+
+    def flops(self, in_shape) -> int:
+        return 2 * int(np.prod(in_shape))
+
+    def __repr__(self):
+        return f"BatchNorm({self.channels})"
