@@ -19,10 +19,12 @@ Rules this module enforces (see ``../DESIGN.md`` "Backend"):
   passed in; nothing uses global random state.
 
 The CPU stand-in for cupy (``device="cupy-standin"``, or ``HISTNET_CUPY_STANDIN=1``
-in the environment for ``--device gpu``) lives in :mod:`histnet.testing.fakecupy`.
-It computes with numpy but refuses what cupy refuses (``np.asarray`` of a device
-array, mixing host and device arrays in one operation), so the tests run every
-compute path the way the GPU runs it on machines without a GPU.
+in the environment for ``--device gpu``) is the third backend, the array module
+:mod:`histnet.standin.arrays`. It computes with numpy but refuses what cupy refuses
+(``np.asarray`` of a device array, mixing host and device arrays in one operation), so
+the tests run every compute path the way the GPU runs it on machines without a GPU.
+Code that must act differently on it asks the array module what it can do (e.g.
+``xp.kernels_available()``, :func:`histnet.nn.kernels.uses_kernels`), never its name.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .errors import DeviceError
+from .standin import arrays as _standin
 
 FLOAT = np.float32
 """Default floating dtype of every computation."""
@@ -56,12 +59,6 @@ def cupy_if_usable() -> Optional[ModuleType]:
     return cupy
 
 
-def _standin() -> ModuleType:
-    from .testing import fakecupy
-
-    return fakecupy
-
-
 @dataclass(frozen=True)
 class Backend:
     """The chosen array module and its device.
@@ -69,7 +66,7 @@ class Backend:
     Attributes
     ----------
     xp : module
-        ``numpy``, ``cupy``, or the CPU stand-in for cupy.
+        ``numpy``, ``cupy``, or the CPU stand-in for cupy (:mod:`histnet.standin.arrays`).
     device : str
         ``"cpu"``, ``"gpu"`` or ``"cupy-standin"``.
     """
@@ -126,7 +123,7 @@ def get_backend(device: str = "cpu", notify: Optional[Callable[[str], None]] = N
     if isinstance(device, Backend):
         return device
     if device == "cupy-standin" or (device == "gpu" and os.environ.get("HISTNET_CUPY_STANDIN") == "1"):
-        return Backend(_standin(), "cupy-standin")
+        return Backend(_standin, "cupy-standin")
     if device == "cpu":
         return Backend(np, "cpu")
     if device in ("gpu", "auto"):
@@ -155,8 +152,8 @@ def get_array_module(*arrays) -> ModuleType:
             import cupy
 
             return cupy
-        if mod == "histnet.testing.fakecupy":
-            return _standin()
+        if isinstance(a, _standin.ndarray):
+            return _standin
     return np
 
 

@@ -3,7 +3,10 @@
 What this file is
 -----------------
 :class:`DBN`, a scikit-learn style classifier built from :class:`histnet.rbm.RBM` layers and
-:mod:`histnet.nn` (the fine-tuning engine), and the figure helpers for it.
+:mod:`histnet.nn` (the fine-tuning engine), and :class:`UpDownDBN`. :meth:`DBN.filters`
+returns the first-layer filters as one grid image (:func:`histnet.tiles.tile_images`);
+drawing it, and samples, on matplotlib axes is :mod:`histnet.report`'s job
+(``draw_filters``, ``draw_samples``), not this module's.
 
 The recipe (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006):
 
@@ -50,20 +53,22 @@ from __future__ import annotations
 
 import math
 import time
-from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .backend import FLOAT, get_array_module, get_backend, is_device_array, to_device, to_host
 from .errors import ConfigError, DataError, DivergenceError
 from .nn import SGD
-from .rbm import RBM, sigmoid, softplus, tile_filters
+from .rbm import RBM, sigmoid, softplus
+from .tiles import tile_images
+from .validation import Interval, check_estimator_input, check_fitted, check_params
 
-__all__ = ["DBN", "UpDownDBN", "build_mlp", "tile_filters", "plot_filters", "plot_samples"]
+__all__ = ["DBN", "UpDownDBN", "build_mlp"]
+
+_LAYER_SIZES = (list, tuple, np.ndarray)
+"""The rule for ``hidden_layer_sizes``: a sequence of ints (checked further by ``_sizes``)."""
 
 
 def build_mlp(layer_sizes, n_classes, rbms=None, *, xp=np, seed=0):
@@ -166,28 +171,29 @@ class DBN(ClassifierMixin, BaseEstimator):
         The fine-tuning learning curve (:meth:`histnet.nn.Trainer.fit`).
     """
 
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like"],
-        "visible": [StrOptions({"bernoulli", "gaussian"})],
-        "pretrain": ["boolean"],
-        "rbm_epochs": [Interval(Integral, 0, None, closed="left")],
-        "rbm_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "upper_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "gaussian_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "rbm_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "k": [Interval(Integral, 1, None, closed="left")],
-        "persistent": ["boolean"],
-        "rbm_weight_decay": [Interval(Real, 0, None, closed="left")],
-        "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
-        "finetune_epochs": [Interval(Integral, 0, None, closed="left")],
-        "finetune_learning_rate": [Interval(Real, 0, None, closed="left")],
-        "finetune_momentum": [Interval(Real, 0, 1, closed="left")],
-        "finetune_weight_decay": [Interval(Real, 0, None, closed="left")],
-        "finetune_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "schedule": [StrOptions({"constant", "step", "cosine", "plateau"})],
-        "device": [str],
-        "random_state": [None, Interval(Integral, 0, None, closed="left")],
-        "progress": [None, callable],
+    # The parameters' rules, checked by ``fit`` (histnet.validation.check_params).
+    _param_rules: dict = {
+        "hidden_layer_sizes": _LAYER_SIZES,
+        "visible": {"bernoulli", "gaussian"},
+        "pretrain": bool,
+        "rbm_epochs": Interval(int, 0, None),
+        "rbm_learning_rate": Interval(float, 0, None, closed="neither"),
+        "upper_learning_rate": Interval(float, 0, None, closed="neither"),
+        "gaussian_learning_rate": Interval(float, 0, None, closed="neither"),
+        "rbm_batch_size": Interval(int, 1, None),
+        "k": Interval(int, 1, None),
+        "persistent": bool,
+        "rbm_weight_decay": Interval(float, 0, None),
+        "sparsity_target": (None, Interval(float, 0, 1, closed="neither")),
+        "finetune_epochs": Interval(int, 0, None),
+        "finetune_learning_rate": Interval(float, 0, None),
+        "finetune_momentum": Interval(float, 0, 1, closed="left"),
+        "finetune_weight_decay": Interval(float, 0, None),
+        "finetune_batch_size": Interval(int, 1, None),
+        "schedule": {"constant", "step", "cosine", "plateau"},
+        "device": str,
+        "random_state": (None, Interval(int, 0, None)),
+        "progress": (None, callable),
     }
 
     def __init__(self, hidden_layer_sizes=(500, 500, 2000), *, visible="bernoulli", pretrain=True,
@@ -302,8 +308,8 @@ class DBN(ClassifierMixin, BaseEstimator):
         """
         from .nn import Trainer, make_schedule
 
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        check_params(self, self._param_rules)
+        X, y = check_estimator_input(self, X, "DBN", reset=True, y=y, allow_device=False)
         if len(X) < 2:
             raise DataError(f"DBN: need at least 2 samples to train, got n_samples = {len(X)}")
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -338,8 +344,8 @@ class DBN(ClassifierMixin, BaseEstimator):
     # -- prediction ---------------------------------------------------------------------------------
     def decision_function(self, X, batch_size=1000):
         """Logits of the fine-tuned network, shape (n_samples, n_classes), host float32."""
-        check_is_fitted(self, "mlp_")
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        check_fitted(self, "mlp_")
+        X = check_estimator_input(self, X, "DBN", reset=False, allow_device=False)
         xp = get_backend(self.device).xp
         out = [to_host(self.mlp_.forward(to_device(X[s:s + batch_size], xp, dtype=FLOAT), train=False))
                for s in range(0, len(X), batch_size)]
@@ -376,7 +382,7 @@ class DBN(ClassifierMixin, BaseEstimator):
         ndarray of shape (n, n_features), host float32
             Means of the visible units (probabilities for Bernoulli visibles).
         """
-        check_is_fitted(self, "mlp_")
+        check_fitted(self, "mlp_")
         if not self.rbms_:
             raise ConfigError("DBN.sample: this DBN was trained with pretrain=False, so it has no generative model")
         top = self.rbms_[-1]
@@ -388,37 +394,18 @@ class DBN(ClassifierMixin, BaseEstimator):
         return to_host(h).astype(np.float32)
 
     def filters(self, image_shape, n=None):
-        """First-layer filters tiled as one image (:func:`histnet.rbm.tile_filters`).
+        """First-layer filters tiled as one image (:func:`histnet.tiles.tile_images`, each
+        filter scaled to [0, 1] on its own).
 
         Uses the pretrained RBM's weights if there are any, else the fine-tuned first layer.
         ``image_shape`` is (h, w) or (h, w, c); colour filters are shown per channel mean.
         """
-        check_is_fitted(self, "mlp_")
+        check_fitted(self, "mlp_")
         W = to_host(self.rbms_[0].components_) if self.rbms_ else to_host(self.mlp_.layers[0].params["W"]).T
         if len(image_shape) == 3 and image_shape[2] > 1:
             W = W.reshape(W.shape[0], *image_shape).mean(axis=3).reshape(W.shape[0], -1)
         W = W[:n] if n else W
-        return tile_filters(W, image_shape[:2])
-
-
-# -- figures (matplotlib's object-oriented API; no pyplot state) --------------------------------
-
-def plot_filters(ax, W, image_shape, n=100, title="first-layer filters"):
-    """Draw the first ``n`` filters (rows of ``W``) as a grid on ``ax``; returns the image."""
-    grid = tile_filters(to_host(W)[:n], image_shape)
-    im = ax.imshow(grid, cmap="gray", interpolation="nearest")
-    ax.set_axis_off()
-    ax.set_title(title)
-    return im
-
-
-def plot_samples(ax, samples, image_shape, title="samples"):
-    """Draw model samples (n, h*w) as a grid on ``ax`` (no per-sample normalisation)."""
-    grid = tile_filters(np.asarray(samples), image_shape, normalise=False)
-    im = ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    ax.set_axis_off()
-    ax.set_title(title)
-    return im
+        return tile_images(W, image_shape[:2])
 
 
 # -- up-down (contrastive wake-sleep) fine-tuning, Hinton, Osindero & Teh 2006 ------------------
@@ -471,18 +458,19 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
     Bernoulli units while the top RBM is pretrained and softmax units in the up-down.
     """
 
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": ["array-like"],
-        "rbm_epochs": [Interval(Integral, 0, None, closed="left")],
-        "rbm_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "upper_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
-        "updown_epochs": [Interval(Integral, 0, None, closed="left")],
-        "updown_learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "k_top": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "device": [str],
-        "random_state": [None, Interval(Integral, 0, None, closed="left")],
+    # The parameters' rules, checked by ``fit`` (histnet.validation.check_params).
+    _param_rules: dict = {
+        "hidden_layer_sizes": _LAYER_SIZES,
+        "rbm_epochs": Interval(int, 0, None),
+        "rbm_learning_rate": Interval(float, 0, None, closed="neither"),
+        "upper_learning_rate": Interval(float, 0, None, closed="neither"),
+        "sparsity_target": (None, Interval(float, 0, 1, closed="neither")),
+        "updown_epochs": Interval(int, 0, None),
+        "updown_learning_rate": Interval(float, 0, None, closed="neither"),
+        "k_top": Interval(int, 1, None),
+        "batch_size": Interval(int, 1, None),
+        "device": str,
+        "random_state": (None, Interval(int, 0, None)),
     }
 
     def __init__(self, hidden_layer_sizes=(500, 500, 2000), *, rbm_epochs=10, rbm_learning_rate=0.1,
@@ -508,8 +496,8 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
         X : array (n_samples, n_features) in [0, 1]
         y : array (n_samples,)
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=(np.float32, np.float64))
+        check_params(self, self._param_rules)
+        X, y = check_estimator_input(self, X, "UpDownDBN", reset=True, y=y, allow_device=False)
         sizes = [int(s) for s in np.atleast_1d(self.hidden_layer_sizes)]
         if len(sizes) < 2:
             raise ConfigError(f"UpDownDBN: hidden_layer_sizes={self.hidden_layer_sizes!r} needs at least two "
@@ -615,8 +603,8 @@ class UpDownDBN(ClassifierMixin, BaseEstimator):
 
         ``pen`` is the deterministic up-pass (probabilities through the recognition weights).
         """
-        check_is_fitted(self, "W_top_")
-        X = validate_data(self, X, reset=False, dtype=(np.float32, np.float64))
+        check_fitted(self, "W_top_")
+        X = check_estimator_input(self, X, "UpDownDBN", reset=False, allow_device=False)
         xp = get_array_module(self.W_top_)
         h = to_device(X.astype(FLOAT), xp)
         for R, b in zip(self.R_, self.rec_bias_):

@@ -6,7 +6,9 @@ One scikit-learn style estimator, :class:`RBM`, written against ``xp`` (numpy, c
 CPU stand-in for cupy), plus the monitors that tell whether an RBM is learning: one-step
 reconstruction error, the free energy of training versus held-out data, the stochastic
 pseudo-likelihood (scikit-learn's formula) and, for models small enough to enumerate, the
-exact log-likelihood.
+exact log-likelihood. Its parameter and input checks are :mod:`histnet.validation`'s; bad
+data raise ``InputError`` (this module's name for :class:`histnet.errors.InvalidInputError`)
+or :class:`~histnet.errors.InputRangeError`. Filter figures: :func:`histnet.tiles.tile_images`.
 
 The model (Hinton 2002; Hinton, Osindero & Teh 2006). Binary hidden units ``h`` (H of them),
 visible units ``v`` (V of them), weights ``W`` of shape (H, V) (``components_``), visible
@@ -56,31 +58,20 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .backend import FLOAT, get_array_module, get_backend, is_device_array, to_device, to_host
-from .errors import ConfigError, DataError, DivergenceError
+from .errors import ConfigError, DivergenceError, InputRangeError
+from .errors import InvalidInputError as InputError
 from .progress import ProgressEvent
+from .validation import RANDOM_STATE, Interval, check_estimator_input, check_fitted, check_params
 
-__all__ = ["RBM", "InputError", "InputRangeError", "sigmoid", "softplus", "tile_filters"]
+__all__ = ["RBM", "InputError", "InputRangeError", "sigmoid", "softplus"]
 
 _MAX_ENUMERATION_BITS = 20
-
-
-class InputError(DataError, ValueError):
-    """Data given to an RBM is malformed (NaN, wrong shape or feature count).
-
-    Also a ``ValueError``, which is what scikit-learn's estimator checks expect."""
-
-
-class InputRangeError(InputError):
-    """Data given to an RBM does not fit its visible units (e.g. outside [0, 1])."""
 
 
 # -- elementwise helpers (xp only) ---------------------------------------------------------
@@ -103,45 +94,6 @@ def softplus(x):
     """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``."""
     xp = get_array_module(x)
     return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
-
-
-def tile_filters(W, image_shape, n_cols=None, pad=1, normalise=True):
-    """Tile filters (rows of ``W``) into one 2-D image, for a figure of first-layer features.
-
-    Parameters
-    ----------
-    W : array of shape (n_filters, prod(image_shape))
-        E.g. ``RBM.components_``; host or device.
-    image_shape : tuple (h, w)
-        Shape of one filter as an image.
-    n_cols : int, optional
-        Filters per row; default ``ceil(sqrt(n_filters))``.
-    pad : int, default=1
-        Pixels of background between tiles.
-    normalise : bool, default=True
-        Scale each filter to [0, 1] on its own (as filter figures in the papers do).
-
-    Returns
-    -------
-    ndarray of shape (n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), float32 host
-        Background pixels are 0.5 when ``normalise``, else 0.
-    """
-    W = np.asarray(to_host(W), dtype=np.float32)
-    h, w = int(image_shape[0]), int(image_shape[1])
-    if W.ndim != 2 or W.shape[1] != h * w:
-        raise ConfigError(f"tile_filters: W has shape {W.shape}, expected (n_filters, {h * w}) for image_shape {(h, w)}")
-    n = W.shape[0]
-    n_cols = int(n_cols or math.ceil(math.sqrt(n)))
-    n_rows = int(math.ceil(n / n_cols))
-    if normalise:
-        lo = W.min(axis=1, keepdims=True)
-        span = W.max(axis=1, keepdims=True) - lo
-        W = (W - lo) / np.where(span > 0, span, 1)
-    out = np.full((n_rows * (h + pad) - pad, n_cols * (w + pad) - pad), 0.5 if normalise else 0.0, np.float32)
-    for k in range(n):  # a loop over filters (a few hundred), not pixels
-        r, c = divmod(k, n_cols)
-        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = W[k].reshape(h, w)
-    return out
 
 
 # -- the estimator ---------------------------------------------------------------------------
@@ -233,29 +185,30 @@ class RBM(TransformerMixin, BaseEstimator):
     (50, 4)
     """
 
-    _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "visible": [StrOptions({"bernoulli", "gaussian"})],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_iter": [Interval(Integral, 0, None, closed="left")],
-        "k": [Interval(Integral, 1, None, closed="left")],
-        "persistent": ["boolean"],
-        "initial_momentum": [Interval(Real, 0, 1, closed="left")],
-        "final_momentum": [Interval(Real, 0, 1, closed="left")],
-        "momentum_switch": [Interval(Integral, 0, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "sparsity_target": [None, Interval(Real, 0, 1, closed="neither")],
-        "sparsity_cost": [Interval(Real, 0, None, closed="left")],
-        "sparsity_decay": [Interval(Real, 0, 1, closed="both")],
-        "learn_sigma": ["boolean"],
-        "sample_visible": ["boolean"],
-        "init_std": [Interval(Real, 0, None, closed="neither")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "progress": [None, callable],
-        "name": [str],
+    # The parameters' rules, checked by ``fit`` (histnet.validation.check_params).
+    _param_rules: dict = {
+        "n_components": Interval(int, 1, None),
+        "visible": {"bernoulli", "gaussian"},
+        "learning_rate": Interval(float, 0, None, closed="neither"),
+        "learning_rate_decay": Interval(float, 0, None),
+        "batch_size": Interval(int, 1, None),
+        "n_iter": Interval(int, 0, None),
+        "k": Interval(int, 1, None),
+        "persistent": bool,
+        "initial_momentum": Interval(float, 0, 1, closed="left"),
+        "final_momentum": Interval(float, 0, 1, closed="left"),
+        "momentum_switch": Interval(int, 0, None),
+        "weight_decay": Interval(float, 0, None),
+        "sparsity_target": (None, Interval(float, 0, 1, closed="neither")),
+        "sparsity_cost": Interval(float, 0, None),
+        "sparsity_decay": Interval(float, 0, 1),
+        "learn_sigma": bool,
+        "sample_visible": bool,
+        "init_std": Interval(float, 0, None, closed="neither"),
+        "device": str,
+        "random_state": RANDOM_STATE,
+        "progress": (None, callable),
+        "name": str,
     }
 
     def __init__(self, n_components=256, *, visible="bernoulli", learning_rate=0.1,
@@ -305,31 +258,20 @@ class RBM(TransformerMixin, BaseEstimator):
         return self.visible == "gaussian"
 
     def _check_input(self, X, reset: bool):
-        """Boundary validation: host data through scikit-learn, device data by shape only.
+        """Boundary validation (:func:`histnet.validation.check_estimator_input`): host data
+        through scikit-learn's ``validate_data``, device data by shape and values.
 
         Returns the data as a float32 array on the estimator's device.
         """
         if reset:
             xp = get_backend(self.device).xp
         else:
-            check_is_fitted(self, "components_")
+            check_fitted(self, "components_", call="fit(X)")
             xp = self._xp
-        if is_device_array(X):
-            if X.ndim != 2:
-                raise InputError(f"{self.name}: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
-            if reset:
-                self.n_features_in_ = int(X.shape[1])
-            elif X.shape[1] != self.n_features_in_:
-                raise InputError(f"{self.name}: X has {X.shape[1]} features, but the RBM was fitted with {self.n_features_in_}")
-            Xd = X.astype(FLOAT) if X.dtype != FLOAT else X
-            if not bool(xp.isfinite(Xd).all()):
-                raise InputError(f"{self.name}: input contains NaN or inf")
-        else:
-            try:
-                X = validate_data(self, X, reset=reset, dtype=(np.float32, np.float64), accept_sparse=False)
-            except ValueError as e:  # scikit-learn's message, as one line naming the layer
-                raise InputError(f"{self.name}: {' '.join(str(e).split())}") from None
-            Xd = to_device(X, xp, dtype=FLOAT)
+        X = check_estimator_input(self, X, self.name, reset=reset)
+        Xd = X if is_device_array(X) else to_device(X, xp, dtype=FLOAT)
+        if Xd.dtype != FLOAT:
+            Xd = Xd.astype(FLOAT)
         if self.visible == "bernoulli":
             lo, hi = float(Xd.min()), float(Xd.max())
             if lo < 0.0 or hi > 1.0:
@@ -432,7 +374,7 @@ class RBM(TransformerMixin, BaseEstimator):
         v : array of shape (n_samples, n_features), on the estimator's device
         rng : generator on that device, optional (default: the fitted ``rng_``)
         """
-        check_is_fitted(self, "components_")
+        check_fitted(self, "components_", call="fit(X)")
         rng = self.rng_ if rng is None else rng
         h = self._sample_hiddens(self._mean_hiddens(v), rng)
         return self._sample_visibles(self._mean_visibles(h), rng)
@@ -457,7 +399,7 @@ class RBM(TransformerMixin, BaseEstimator):
             The mean of ``v | h`` at the last step (probabilities for Bernoulli visibles),
             which is what sample figures show.
         """
-        check_is_fitted(self, "components_")
+        check_fitted(self, "components_", call="fit(X)")
         xp = self._xp
         if rng is None or isinstance(rng, (int, np.integer)):
             rng = xp.random.default_rng(0 if rng is None else int(rng))
@@ -548,7 +490,7 @@ class RBM(TransformerMixin, BaseEstimator):
         ``Z = sum_h exp(b.h) prod_i sqrt(2 pi) s_i exp(a_i m_i / s_i + m_i^2 / 2)`` with
         ``m = h W``. Computed in float64 on the host.
         """
-        check_is_fitted(self, "components_")
+        check_fitted(self, "components_", call="fit(X)")
         W = to_host(self.components_).astype(np.float64)
         a = to_host(self.intercept_visible_).astype(np.float64)
         b = to_host(self.intercept_hidden_).astype(np.float64)
@@ -747,7 +689,7 @@ class RBM(TransformerMixin, BaseEstimator):
         DivergenceError
             Weights became NaN/inf; names the layer and the epoch.
         """
-        self._validate_params()
+        check_params(self, self._param_rules)
         Xd = self._check_input(X, reset=True)
         if self._gaussian:
             self._warn_unstandardised(Xd)
@@ -812,7 +754,7 @@ class RBM(TransformerMixin, BaseEstimator):
         """
         first = not hasattr(self, "components_")
         if first:
-            self._validate_params()
+            check_params(self, self._param_rules)
         Xd = self._check_input(X, reset=first)
         if first:
             self._initialise(Xd.shape[1], get_array_module(Xd))

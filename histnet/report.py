@@ -6,6 +6,10 @@ writes; nothing re-computes a metric. Figures use matplotlib's object-oriented A
 with a title, labelled axes with units, a legend where there is more than one
 series, and a caption line naming the data set and the date, so a figure can be read
 on its own.
+
+Two helpers draw on axes the caller owns instead of reading records:
+:func:`draw_filters` and :func:`draw_samples`, the grids of a model's filters and samples
+(laid out by :func:`histnet.tiles.tile_images`), so that model code never draws.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from .backend import to_host
 from .errors import HistnetError
 from .history import HISTORICAL_JUMP, history_for, published
+from .tiles import tile_images
 
 # -- reading records ------------------------------------------------------------------------
 
@@ -394,6 +400,30 @@ def plot_filters(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
     fig.suptitle("First layers and hand-crafted features")
     _caption(fig, caption_text(dataset, "pixel values scaled to the full grey range per panel"))
     return _save(fig, Path(out_base))
+
+
+def draw_filters(ax, W, image_shape, n=100, title="first-layer filters"):
+    """Draw the first ``n`` filters (rows of ``W``, e.g. ``RBM.components_``) as a grid on ``ax``.
+
+    Each filter is scaled to [0, 1] on its own (:func:`histnet.tiles.tile_images`); ``W``
+    may be a device array (it is copied to the host). Returns the ``AxesImage``.
+    """
+    im = ax.imshow(tile_images(to_host(W)[:n], image_shape), cmap="gray", interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return im
+
+
+def draw_samples(ax, samples, image_shape, title="samples"):
+    """Draw model samples (n, h*w) in [0, 1] as a grid on ``ax``, unscaled (grey 0 to 1).
+
+    Returns the ``AxesImage``.
+    """
+    grid = tile_images(np.asarray(samples), image_shape, normalise=None)
+    im = ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return im
 
 
 def with_images_per_class(df: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import pytest
 from histnet import backend
 from histnet.backend import get_array_module, get_backend, to_device, to_host
 from histnet.errors import DeviceError
-from histnet.testing import fakecupy
+from histnet.standin import arrays as standin
 
 
 def test_cpu_backend_is_numpy():
@@ -37,7 +37,7 @@ def test_unknown_device():
 def test_standin_through_environment(monkeypatch):
     monkeypatch.setenv("HISTNET_CUPY_STANDIN", "1")
     b = get_backend("gpu")
-    assert b.xp is fakecupy and b.is_gpu
+    assert b.xp is standin and b.is_gpu
 
 
 def test_explicit_moves_round_trip():
@@ -60,7 +60,7 @@ def test_same_seed_same_numbers_on_each_device():
 
 
 class TestStandInFailsWhereCupyFails:
-    xp = fakecupy
+    xp = standin
 
     def dev(self):
         return self.xp.asarray(np.arange(6, dtype=np.float32).reshape(2, 3))
@@ -99,7 +99,7 @@ class TestStandInFailsWhereCupyFails:
     def test_scalar_indexing_gives_device_array(self):
         a = self.dev()
         x = a[0, 1]
-        assert isinstance(x, fakecupy.ndarray) and float(x) == 1.0
+        assert isinstance(x, standin.ndarray) and float(x) == 1.0
 
     def test_in_place_updates_views(self):
         a = self.dev()

@@ -7,10 +7,11 @@ from sklearn.datasets import load_digits
 
 from histnet.backend import to_host
 from histnet.data import ArrayDataset
-from histnet.dbn import DBN, plot_filters, plot_samples
+from histnet.dbn import DBN
 from histnet.errors import CheckpointError, ConfigError, DataError
 from histnet.evaluate import evaluate
 from histnet.methods import get_method, make_config
+from histnet.report import draw_filters, draw_samples
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +95,8 @@ def test_sample_and_filters(digits):
 
     fig = Figure()
     ax1, ax2 = fig.subplots(1, 2)
-    plot_filters(ax1, dbn.rbms_[0].components_, (8, 8))
-    plot_samples(ax2, s, (8, 8))
+    draw_filters(ax1, dbn.rbms_[0].components_, (8, 8))
+    draw_samples(ax2, s, (8, 8))
 
 
 def test_bad_input(digits):
@@ -103,6 +104,20 @@ def test_bad_input(digits):
     with pytest.raises(DataError, match=r"Bernoulli visible units need data in \[0, 1\]"):
         DBN((8,), **FAST).fit(X[:50] * 16, y[:50])
 
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"hidden_layer_sizes": 8}, "hidden_layer_sizes=8 must be a list or a tuple or a numpy array"),
+    ({"schedule": "linear"}, "schedule='linear' must be one of"),
+    ({"finetune_momentum": 1.0}, r"finetune_momentum=1.0 must be a number in \[0, 1\)"),
+    ({"random_state": -3}, "random_state=-3"),
+])
+def test_bad_parameters_are_config_errors(digits, params, match):
+    X, y = digits
+    with pytest.raises(ConfigError, match="DBN: " + match):
+        DBN(**dict(dict(FAST, hidden_layer_sizes=(8,)), **params)).fit(X[:50], y[:50])
+    with pytest.raises(DataError, match="DBN: .*NaN"):
+        DBN((8,), **FAST).fit(np.full((10, 64), np.nan), y[:10])
 
 def test_method_fit_predict_save_load_and_switch(tmp_path):
     train, test = digit_dataset(600), digit_dataset(300, offset=1400, split="test")

@@ -1,7 +1,7 @@
 """The CUDA kernels of histnet.nn.kernels against the numpy code they replace.
 
 They run under the cupy stand-in, which compiles each kernel's C body with the host C++
-compiler (histnet.testing.cpukernels), and under real cupy where a CUDA device is.
+compiler (histnet.standin.elementwise), and under real cupy where a CUDA device is.
 """
 
 import numpy as np
@@ -10,7 +10,8 @@ import pytest
 from histnet.nn import LRN, MaxPool2D
 from histnet.nn import kernels as K
 from histnet.nn.conv import col2im, im2col
-from histnet.testing import cpukernels, fakecupy
+from histnet.standin import arrays as standin
+from histnet.standin import elementwise
 
 
 def _real_cupy():
@@ -25,9 +26,9 @@ def _real_cupy():
 @pytest.fixture(params=["standin", "cupy"])
 def xp(request):
     if request.param == "standin":
-        if not cpukernels.available():
+        if not elementwise.available():
             pytest.skip("no C++ compiler to run the kernels on the CPU")
-        return fakecupy
+        return standin
     cp = _real_cupy()
     if cp is None:
         pytest.skip("no CUDA device")
@@ -85,14 +86,22 @@ def test_pool_padding_is_at_most_half_the_window():
         MaxPool2D(3, 2, 2)
 
 
-@pytest.mark.skipif(not cpukernels.available(), reason="no C++ compiler")
+@pytest.mark.skipif(not elementwise.available(), reason="no C++ compiler")
 def test_the_cpu_kernel_refuses_what_cupy_refuses():
-    k = fakecupy.ElementwiseKernel("raw T x, T a", "T y", "y = x[i] * a;", "scale")
-    x = fakecupy.asarray(np.arange(4, dtype=np.float32))
-    np.testing.assert_array_equal(k(x, 2.0, fakecupy.empty((4,), dtype=np.float32)).get(), [0, 2, 4, 6])
+    k = standin.ElementwiseKernel("raw T x, T a", "T y", "y = x[i] * a;", "scale")
+    x = standin.asarray(np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(k(x, 2.0, standin.empty((4,), dtype=np.float32)).get(), [0, 2, 4, 6])
     with pytest.raises(TypeError, match="host numpy array"):
-        k(np.arange(4, dtype=np.float32), 2.0, fakecupy.empty((4,), dtype=np.float32))
+        k(np.arange(4, dtype=np.float32), 2.0, standin.empty((4,), dtype=np.float32))
     with pytest.raises(TypeError, match="bound to float32 and float64"):
-        k(x, 2.0, fakecupy.empty((4,), dtype=np.float64))
+        k(x, 2.0, standin.empty((4,), dtype=np.float64))
     with pytest.raises(RuntimeError, match="does not compile"):
-        fakecupy.ElementwiseKernel("raw T x", "T y", "y = x[i] +;", "broken")(x, fakecupy.empty((4,), np.float32))
+        standin.ElementwiseKernel("raw T x", "T y", "y = x[i] +;", "broken")(x, standin.empty((4,), np.float32))
+
+
+def test_uses_kernels_asks_the_array_module_what_it_can_do(monkeypatch):
+    assert not K.uses_kernels(np)  # no ElementwiseKernel
+    monkeypatch.setattr(standin, "kernels_available", lambda: False)  # no C++ compiler here
+    assert not K.uses_kernels(standin)
+    monkeypatch.setattr(standin, "kernels_available", lambda: True)
+    assert K.uses_kernels(standin)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from histnet.backend import get_backend, to_device, to_host
-from histnet.errors import DataError, DivergenceError
-from histnet.rbm import RBM, InputError, InputRangeError, sigmoid, softplus, tile_filters
+from histnet.errors import ConfigError, DataError, DivergenceError, NotFittedEstimatorError
+from histnet.rbm import RBM, InputError, InputRangeError, sigmoid, softplus
+from histnet.tiles import tile_images
 
 PROTOTYPES = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [1, 0, 1, 0, 1, 0]], np.float32)
 
@@ -194,7 +195,7 @@ def test_cupy_standin_gives_the_numpy_result(kw):
     xp = get_backend("cupy-standin").xp
     Xd = to_device(X, xp)
     out = dev.transform(Xd)
-    assert type(out).__module__ == "histnet.testing.fakecupy"
+    assert type(out).__module__ == "histnet.standin.arrays"
     dev.sample(3, n_steps=2, rng=0)
     assert dev.log_likelihood(X[:, :]) == pytest.approx(cpu.log_likelihood(X), rel=1e-4, abs=1e-3)
     if kw.get("visible") != "gaussian":
@@ -216,6 +217,32 @@ def test_bernoulli_refuses_data_outside_unit_interval():
     with pytest.raises(InputError, match="X has 5 features, but RBM is expecting 4"):
         fitted.transform(np.zeros((2, 5)))
 
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"n_components": 0}, r"RBM: n_components=0 must be an integer in \[1, inf\)"),
+    ({"k": 1.5}, r"k=1.5 must be an integer in \[1, inf\)"),
+    ({"learning_rate": 0.0}, "learning_rate=0.0 must be a positive number"),
+    ({"learning_rate": float("inf")}, "learning_rate=inf"),
+    ({"visible": "binary"}, "visible='binary' must be one of 'bernoulli', 'gaussian'"),
+    ({"sparsity_target": 1.0}, r"sparsity_target=1.0 must be None or a number in \(0, 1\)"),
+    ({"initial_momentum": 1}, r"initial_momentum=1 must be a number in \[0, 1\)"),
+    ({"persistent": "yes"}, "persistent='yes' must be a bool"),
+    ({"random_state": -1}, "random_state=-1 must be None or an integer"),
+    ({"progress": 3}, "progress=3 must be None or a callable"),
+])
+def test_bad_parameters_are_config_errors_naming_the_rule(params, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        RBM(**dict({"n_components": 3, "n_iter": 1}, **params)).fit(tiny_data(20))
+    assert isinstance(e.value, TypeError)  # as scikit-learn's InvalidParameterError is
+
+
+def test_use_before_fit_is_a_data_error_and_sklearns_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedEstimatorError, match=r"RBM is not fitted yet: call fit\(X\) first") as e:
+        RBM(3).transform(tiny_data(5))
+    assert isinstance(e.value, DataError) and isinstance(e.value, NotFittedError)
 
 def test_gaussian_warns_on_unstandardised_data():
     X = np.random.default_rng(0).random((50, 4)) * 255
@@ -244,7 +271,7 @@ def test_monitors_and_figures():
     assert {"free_energy_train", "free_energy_val", "free_energy_gap"} <= set(rbm.history_[-1])
     assert rbm.history_[-1]["reconstruction_error"] < rbm.history_[0]["reconstruction_error"] + 1e-3
     assert rbm.score_samples(X).shape == (200,)
-    grid = tile_filters(rbm.components_, (2, 3), n_cols=2)
+    grid = tile_images(rbm.components_, (2, 3), n_cols=2)
     assert grid.shape == (2 * 3 - 1, 2 * 4 - 1)
     s = rbm.sample(5, n_steps=20, rng=1)
     assert s.shape == (5, 6) and np.all((s >= 0) & (s <= 1))

@@ -5,9 +5,12 @@
 * :class:`SoftmaxRegression`: multinomial logistic regression with an L2 penalty
   (scikit-learn's ``LogisticRegression`` objective), by Newton-CG.
 * :class:`StandardScaler`: per-feature standardisation fitted batch by batch.
+
+Their input checks are :mod:`histnet.validation`'s; the two errors they raise for bad data
+and for use before ``fit`` are re-exported here from :mod:`histnet.errors`.
 """
 
-from ._validation import InvalidInputError, NotFittedEstimatorError
+from ..errors import InvalidInputError, NotFittedEstimatorError
 from .linear_svm import LinearSVM
 from .scaling import StandardScaler
 from .softmax import SoftmaxRegression

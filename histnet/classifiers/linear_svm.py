@@ -84,8 +84,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..backend import get_array_module, to_device, to_host
 from ..progress import Stage
-from ._validation import (DeviceClassifierMixin, check_features, check_fitted, check_float_dtype, check_labels,
-                          check_n_features, check_positive, encode_labels, match_device)
+from ..validation import (check_features, check_fitted, check_float_dtype, check_labels, check_n_features,
+                          check_positive, encode_labels)
+from ._device import DeviceClassifierMixin, match_device
 
 __all__ = ["LinearSVM", "squared_hinge_objective", "one_vs_rest_targets"]
 

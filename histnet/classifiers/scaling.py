@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import get_array_module
-from ._validation import (check_features, check_fitted, check_float_dtype,
-                          check_n_features, match_device)
+from ..validation import check_features, check_fitted, check_float_dtype, check_n_features
+from ._device import match_device
 
 __all__ = ["StandardScaler"]
 

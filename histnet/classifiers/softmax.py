@@ -41,8 +41,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ..backend import get_array_module
 from ..progress import Stage
-from ._validation import (DeviceClassifierMixin, check_features, check_fitted, check_float_dtype, check_labels,
-                          check_n_features, check_positive, encode_labels, match_device)
+from ..validation import (check_features, check_fitted, check_float_dtype, check_labels, check_n_features,
+                          check_positive, encode_labels)
+from ._device import DeviceClassifierMixin, match_device
 from .linear_svm import ARMIJO, EPS_CG, MAX_HALVINGS, _backward, _forward
 
 __all__ = ["SoftmaxRegression", "softmax_objective", "softmax"]

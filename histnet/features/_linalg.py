@@ -4,6 +4,9 @@ Everything here is written against ``xp`` (numpy, cupy or the CPU stand-in) and 
 batched: squared Euclidean distances come from one GEMM,
 ``|x|^2 - 2 x.c + |c|^2``, computed in row chunks so that the (chunk, K) distance
 block, not the (N, K) matrix, bounds the memory.
+
+``check_descriptors``, the boundary check of these estimators, is
+:func:`histnet.validation.check_descriptors`, re-exported here for their imports.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
-from ..errors import ConfigError
+from ..validation import check_descriptors  # noqa: F401 (re-exported for the estimators here)
 
 #: Upper bound on the elements of one (rows, K) working block (64 MB in float32).
 BLOCK_ELEMENTS = 1 << 24
@@ -72,40 +75,6 @@ def logsumexp(a, axis):
     m = xp.where(xp.isfinite(m), m, 0)
     out = xp.log(xp.exp(a - m).sum(axis=axis, keepdims=True)) + m
     return xp.squeeze(out, axis=axis)
-
-
-def check_descriptors(X, what: str, n_features=None, ndim=2):
-    """Validate a descriptor array at an estimator's boundary.
-
-    Parameters
-    ----------
-    X : xp array
-        Descriptors, shape (n, d) (``ndim=2``) or (n_images, n_per_image, d) (``ndim=3``).
-    what : str
-        Name used in the error, e.g. ``"KMeans.transform"``.
-    n_features : int, optional
-        The dimension the estimator was fitted on; a different ``d`` is refused.
-    ndim : int or tuple of int, default=2
-
-    Raises
-    ------
-    ConfigError
-        Wrong rank, no rows, or a descriptor dimension other than the fitted one.
-    """
-    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    shape = getattr(X, "shape", None)
-    if shape is None or len(shape) not in ndims:
-        want = " or ".join(f"{d}-d" for d in ndims)
-        raise ConfigError(f"{what}: descriptors must be a {want} array, got shape {shape}")
-    if len(shape) == 2 and shape[0] == 0:
-        raise ConfigError(f"{what}: got zero descriptors")
-    if np.dtype(X.dtype).kind not in "fiu":
-        raise ConfigError(f"{what}: descriptors must be numeric, got dtype {X.dtype}")
-    if n_features is not None and shape[-1] != n_features:
-        raise ConfigError(
-            f"{what}: descriptors have dimension {shape[-1]} but this codebook was fitted on "
-            f"dimension {n_features}"
-        )
 
 
 def as_float(X, dtype=None):

@@ -45,7 +45,7 @@ from ..backend import FLOAT, to_device, to_host
 from ..dbn import DBN, UpDownDBN, build_mlp
 from ..errors import CheckpointError, ConfigError, DataError
 from ..io import load_npz, save_npz
-from ..rbm import tile_filters
+from ..tiles import tile_images
 from .contract import Method
 from .registry import register
 
@@ -284,11 +284,11 @@ class DBNMethod(Method):
             return {}
         h, w, c = self.image_shape_
         if isinstance(self.model_, UpDownDBN):  # recognition filters of the first layer
-            return {"filters": tile_filters(to_host(self.model_.R_[0]).T[:100], (h, w))}
+            return {"filters": tile_images(to_host(self.model_.R_[0]).T[:100], (h, w))}
         out = {"filters": self.model_.filters(self.image_shape_, n=100)}
         if self.model_.rbms_ and c == 1:
             samples = self.model_.sample(25, n_steps=500, rng=self.seed)
-            out["samples"] = tile_filters(samples, (h, w), n_cols=5, normalise=False)
+            out["samples"] = tile_images(samples, (h, w), n_cols=5, normalise=None)
         return out
 
 

@@ -23,7 +23,7 @@ no races and a fixed summation order (deterministic results).
 The kernels are built from ``xp.ElementwiseKernel`` of the array's module, which is real
 cupy on a GPU (CuPy 14: no cuDNN, so these are the only convolution kernels) and, in the
 tests, the cupy stand-in, which compiles the same C bodies with the host compiler
-(:mod:`histnet.testing.cpukernels`). So every kernel here runs in CI and is compared
+(:mod:`histnet.standin.elementwise`). So every kernel here runs in CI and is compared
 with the numpy code it replaces (``tests/test_kernels.py``), although no GPU is there:
 what the stand-in cannot check is parallel execution, which gathers do not depend on.
 Bodies use only C that both compilers take (``pow``, ``sqrt``; no CUDA intrinsics).
@@ -148,16 +148,17 @@ _KERNELS: dict = {}
 
 
 def uses_kernels(xp) -> bool:
-    """True where the layers take these kernels: real cupy, and the cupy stand-in when a
-    C++ compiler is there to run them (otherwise the stand-in takes the view code)."""
-    name = getattr(xp, "__name__", "")
-    if name == "cupy":
-        return True
-    if name == "histnet.testing.fakecupy":
-        from ..testing.cpukernels import available
+    """True where the layers take these kernels: an array module with an
+    ``ElementwiseKernel`` that runs here.
 
-        return available()
-    return False
+    Real cupy always runs its kernels. The cupy stand-in runs them only when a C++
+    compiler is there, and says so through ``xp.kernels_available()``; without one the
+    layers take the view code. numpy has no ``ElementwiseKernel``.
+    """
+    if getattr(xp, "ElementwiseKernel", None) is None:
+        return False
+    runs_here = getattr(xp, "kernels_available", None)
+    return True if runs_here is None else bool(runs_here())
 
 
 def _get(name, xp):

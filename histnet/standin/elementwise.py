@@ -3,9 +3,10 @@
 histnet's CUDA kernels (:mod:`histnet.nn.kernels`) are plain C bodies run once per
 output element with the index ``i``, in cupy's ``ElementwiseKernel`` form. This module
 compiles the same body with the machine's C++ compiler inside a loop over ``i`` and runs
-it on the cupy stand-in's arrays, so the kernels' index arithmetic is tested on every
-machine, not only where a GPU is (``tests/test_kernels.py`` compares each kernel with
-the numpy code it replaces). What this checks and what it does not:
+it on the cupy stand-in's arrays (:mod:`histnet.standin.arrays`, which subclasses
+:class:`ElementwiseKernel` with its array type), so the kernels' index arithmetic is
+tested on every machine, not only where a GPU is (``tests/test_kernels.py`` compares each
+kernel with the numpy code it replaces). What this checks and what it does not:
 
 * Checked: the body's indexing, bounds, tie-breaking and arithmetic, the parameter list
   against the call, the type binding of ``T``, and that only device arrays are passed
@@ -21,6 +22,9 @@ The parameter syntax supported is the part of cupy's that histnet uses: ``raw T 
 a value for inputs, a reference for outputs) and scalars, where ``T`` is a type
 placeholder (one capital letter) bound from the arguments, or one of the dtype names
 below. Compiled libraries are cached on disk by a hash of their source.
+
+This module knows nothing of the stand-in's array type: the array module imports it,
+never the other way round.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def compiler():
 
 
 def available() -> bool:
+    """True when a C++ compiler is there to build kernels (see :func:`compiler`)."""
     return compiler() is not None
 
 
@@ -77,6 +82,10 @@ class ElementwiseKernel:
 
     Call it as cupy's: inputs then outputs (outputs may be omitted when a non-raw input
     gives their shape); returns the output array, or a tuple of them.
+
+    This base class runs on no array type: a subclass names the device arrays it takes
+    by defining :meth:`_is_device`, :meth:`_buffer` and :meth:`_new_device`
+    (:class:`histnet.standin.arrays.ElementwiseKernel` does, for the stand-in's arrays).
     """
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str = "kernel", **kwargs):
@@ -84,16 +93,27 @@ class ElementwiseKernel:
         self.operation, self.name = operation, name
         self.n_in = sum(not p["out"] for p in self.params)
 
+    # -- the device array type (defined by the subclass) -----------------------------------
+    def _is_device(self, a) -> bool:
+        """True if ``a`` is a device array of the subclass's array module."""
+        raise NotImplementedError("ElementwiseKernel: subclass it for an array type")
+
+    def _buffer(self, a) -> np.ndarray:
+        """The numpy array holding the data of device array ``a`` (not a copy)."""
+        raise NotImplementedError("ElementwiseKernel: subclass it for an array type")
+
+    def _new_device(self, buffer: np.ndarray):
+        """A device array holding ``buffer`` (not a copy)."""
+        raise NotImplementedError("ElementwiseKernel: subclass it for an array type")
+
     # -- binding ---------------------------------------------------------------------------
     def _bind(self, args) -> dict:
-        from . import fakecupy
-
         types = {}
         for p, a in zip(self.params, args):
             if isinstance(a, np.ndarray):
                 raise TypeError(f"Unsupported type {type(a)!r} for {self.name} argument {p['name']!r}: "
                                 "a host numpy array; pass a device array (cupy stand-in)")
-            if isinstance(a, fakecupy.ndarray) and re.fullmatch(r"[A-Z]", p["type"]):
+            if self._is_device(a) and re.fullmatch(r"[A-Z]", p["type"]):
                 dt = a.dtype.name
                 if types.setdefault(p["type"], dt) != dt:
                     raise TypeError(f"{self.name}: type {p['type']} is bound to {types[p['type']]} and "
@@ -101,25 +121,23 @@ class ElementwiseKernel:
         return types
 
     def __call__(self, *args, size=None):
-        from . import fakecupy
-
         args = list(args)
         if len(args) not in (self.n_in, len(self.params)):
             raise TypeError(f"{self.name}: takes {self.n_in} inputs and "
                             f"{len(self.params) - self.n_in} outputs; got {len(args)} arguments")
         types = self._bind(args[:self.n_in])
         if len(args) == self.n_in:  # allocate the outputs like the first non-raw input
-            like = next((a for p, a in zip(self.params, args) if not p["raw"] and isinstance(a, fakecupy.ndarray)),
+            like = next((a for p, a in zip(self.params, args) if not p["raw"] and self._is_device(a)),
                         None)
             if like is None:
                 raise TypeError(f"{self.name}: pass the output arrays (no non-raw input gives their shape)")
             for p in self.params[self.n_in:]:
                 dt = types.get(p["type"], p["type"])
-                args.append(fakecupy.ndarray(np.empty(like.shape, dtype=dt)))
+                args.append(self._new_device(np.empty(like.shape, dtype=dt)))
         types = self._bind(args)
         n = None
         for p, a in zip(self.params, args):
-            if not p["raw"] and isinstance(a, fakecupy.ndarray):
+            if not p["raw"] and self._is_device(a):
                 if n is not None and a.size != n:
                     raise ValueError(f"{self.name}: non-raw arrays differ in size ({a.size} and {n}); "
                                      "broadcasting is not emulated")
@@ -128,7 +146,7 @@ class ElementwiseKernel:
             n = size
         if n is None:
             raise ValueError(f"{self.name}: the loop size is unknown (no non-raw array and no size=)")
-        scalars = {p["name"] for p, a in zip(self.params, args) if not isinstance(a, fakecupy.ndarray)}
+        scalars = {p["name"] for p, a in zip(self.params, args) if not self._is_device(a)}
         if any(self.params[k]["raw"] or self.params[k]["out"] for k, a in enumerate(args)
                if self.params[k]["name"] in scalars):
             raise TypeError(f"{self.name}: raw parameters and outputs must be device arrays")
@@ -136,8 +154,8 @@ class ElementwiseKernel:
         keep, ptrs = [], []
         for p, a in zip(self.params, args):
             ctype = types.get(p["type"], p["type"])
-            if isinstance(a, fakecupy.ndarray):
-                buf = a._a
+            if self._is_device(a):
+                buf = self._buffer(a)
                 if not buf.flags.c_contiguous:
                     raise ValueError(f"{self.name}: argument {p['name']!r} is not C-contiguous")
                 if buf.dtype.name != ctype:

@@ -1,7 +1,9 @@
-"""A CPU stand-in for cupy that fails where cupy fails.
+"""The CPU stand-in for cupy: an array module that fails where cupy fails.
 
-Tests run histnet's compute paths with ``xp`` set to this module so that code which
-would break on a GPU breaks on the CPU too. It computes with numpy underneath, but
+The backend ``"cupy-standin"`` of :func:`histnet.backend.get_backend` (and ``--device gpu``
+with ``HISTNET_CUPY_STANDIN=1``) computes with this module as ``xp``, so that code which
+would break on a GPU breaks on the CPU too: the tests run every compute path through it,
+and the CLI can be run on the GPU path on a machine without a GPU. It computes with numpy underneath, but
 its arrays (:class:`ndarray`) behave like ``cupy.ndarray`` at the host/device border:
 
 * ``np.asarray(x)``, ``np.array(x)`` and anything else that needs the host buffer
@@ -19,8 +21,9 @@ its arrays (:class:`ndarray`) behave like ``cupy.ndarray`` at the host/device bo
   a Python scalar; ``float(x)``/``int(x)``/``x.item()`` are the explicit conversions.
 
 ``ElementwiseKernel`` compiles the kernel's C body with the host C++ compiler and runs
-it over the stand-in's arrays (:mod:`histnet.testing.cpukernels`), so histnet's CUDA
-kernels run wherever the stand-in does.
+it over the stand-in's arrays (:mod:`histnet.standin.elementwise`), so histnet's CUDA
+kernels run wherever the stand-in does and a C++ compiler is; :func:`kernels_available`
+says whether one is (code asks that, never which module it runs on).
 
 Host-to-device copies go through ``asarray``/``array``; device-to-host through
 ``asnumpy`` or ``x.get()``. Random numbers come only from ``random.default_rng``.
@@ -33,6 +36,8 @@ import sys
 import types
 
 import numpy as _np
+
+from . import elementwise as _elementwise
 
 _IMPLICIT = (
     "Implicit conversion to a NumPy array is not allowed. "
@@ -307,6 +312,32 @@ class _Generator:
     del _call
 
 
+class ElementwiseKernel(_elementwise.ElementwiseKernel):
+    """``cupy.ElementwiseKernel`` over this module's arrays: the C body compiled for the host.
+
+    See :class:`histnet.standin.elementwise.ElementwiseKernel`; it needs a C++ compiler
+    (:func:`kernels_available`).
+    """
+
+    def _is_device(self, a) -> bool:
+        return isinstance(a, ndarray)
+
+    def _buffer(self, a):
+        return a._a
+
+    def _new_device(self, buffer):
+        return ndarray(buffer)
+
+
+def kernels_available() -> bool:
+    """True when :class:`ElementwiseKernel` can run here (a host C++ compiler exists).
+
+    Real cupy has no such function: its kernels always run. Code that chooses between a
+    kernel and array code asks this, not the module's name (:func:`histnet.nn.kernels.uses_kernels`).
+    """
+    return _elementwise.available()
+
+
 random = types.SimpleNamespace(default_rng=lambda seed=None: _Generator(seed), Generator=_Generator)
 
 
@@ -333,11 +364,6 @@ def __getattr__(name):
         raise AttributeError(f"module 'cupy' (stand-in) has no attribute {name!r}")
     if name in _cache:
         return _cache[name]
-    if name == "ElementwiseKernel":  # runs the CUDA body on the CPU (histnet.testing.cpukernels)
-        from .cpukernels import ElementwiseKernel
-
-        _cache[name] = ElementwiseKernel
-        return ElementwiseKernel
     obj = getattr(_np, name)  # AttributeError for unknown names, as cupy
     if isinstance(obj, type) or not callable(obj):
         out = obj  # dtypes, classes, constants
