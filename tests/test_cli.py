@@ -115,3 +115,30 @@ def test_real_subprocess(tmp_path):
     bad = subprocess.run([exe, "run", "pixels-svm", "-d", "mnist5k", "--set", "C=abc", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and bad.stderr.strip().startswith("Error:") and "Traceback" not in bad.stderr
+
+
+def test_python_dash_m_runs_the_same_command():
+    proc = subprocess.run([sys.executable, "-m", "histnet_cli", "crossover", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("Usage: histnet crossover")
+    assert proc.stdout.split() == invoke("crossover", "--help").output.split()  # wrapped to another width
+
+
+def test_the_cli_uses_only_public_names_of_histnet():
+    import ast
+    import pathlib
+
+    import histnet_cli
+
+    def private(name):
+        return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+    for path in pathlib.Path(histnet_cli.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module.split(".")[0] == "histnet":
+                names = node.module.split(".") + [a.name for a in node.names]
+                assert not [n for n in names if private(n)], f"{path.name}: from {node.module} import ..."
+            elif isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.name.split(".")[0] == "histnet":
+                        assert not [n for n in a.name.split(".") if private(n)], f"{path.name}: {a.name}"

@@ -1,0 +1,96 @@
+"""``histnet run`` (one method on one data set) and ``histnet report`` (tables of run folders)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from .options import (MethodName, data_options, dataset_option, device_option, figures_option, out_option,
+                      profile_option, resume_option, seed_option, set_option)
+from .ui import ui_of
+
+
+def command_line() -> str:
+    """This invocation as the user would type it: ``histnet <arguments>``."""
+    return shlex.join(["histnet"] + sys.argv[1:])
+
+
+def summary_line(rec: dict) -> str:
+    """One line for a run record: its errors, fit time and prediction speed, or why it failed."""
+    m = rec.get("method")
+    ds = (rec.get("dataset") or {}).get("name", "?")
+    if rec.get("status") != "ok":
+        return f"{m} on {ds}: {rec.get('status')}: {rec.get('error')}"
+    t = rec.get("timing", {})
+    top5 = f"{100 * rec['top5_error']:.2f}%" if rec.get("top5_error") is not None else "n/a"
+    skipped = " (finished earlier, skipped)" if rec.get("skipped") else ""
+    return (f"{m} on {ds}: top-1 error {100 * rec['top1_error']:.2f}%, top-5 error {top5}, "
+            f"fit {t.get('fit_s', 0):.1f} s, predict {t.get('predict_images_per_s', 0):,.0f} img/s{skipped}")
+
+
+@click.command("run", short_help="Train and score one method on one data set.")
+@click.argument("method", type=MethodName())
+@dataset_option("A data set name (see `histnet datasets list`) or a folder in a known layout.")
+@data_options
+@device_option("cpu (numpy), gpu (cupy; an error without CUDA), or auto (GPU if present, else CPU).")
+@seed_option("Seeds the data subset/split and the method.")
+@profile_option("A named set of hyper-parameters (see `histnet methods info METHOD`).", default=None)
+@set_option("Override a hyper-parameter, e.g. --set C=0.1 (repeatable).")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="A TOML file of hyper-parameters (NAME = value); --set wins over it.")
+@out_option("Folder for run folders (each holds result.json and checkpoints).", default="runs")
+@resume_option("Skip a finished identical run; continue an interrupted one from its checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record as one JSON object on stdout.")
+@click.pass_context
+def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, config_file, out, resume, as_json):
+    """Train METHOD on the training split of DATASET and score it on the test split.
+
+    The record (metrics, timings, config, versions, machine, this command line) is
+    written atomically to OUT/<run id>/result.json.
+    """
+    from histnet.experiment import JobSpec, run_job
+    from histnet.io import to_json
+    from histnet.methods import get_method, load_toml_config, make_config, parse_overrides
+
+    ui = ui_of(ctx)
+    overrides = load_toml_config(config_file) if config_file else {}
+    overrides.update(parse_overrides(sets))
+    make_config(get_method(method), overrides, profile)  # a bad --set fails here, before any folder is made
+    spec = JobSpec(method=method, dataset=dataset, seed=seed, profile=profile, overrides=overrides, root=root,
+                   device=device, data=data)
+    rec = run_job(spec, out, resume=resume, progress=ui.progress, notify=ui.note, command=command_line())
+    record_path = Path(out) / spec.run_id() / "result.json"
+    if as_json:
+        click.echo(to_json(rec, indent=None))
+        if rec.get("status") != "ok":
+            ctx.exit(1)
+    elif rec.get("status") != "ok":
+        raise click.ClickException(f"{rec.get('error')} (record: {record_path})")
+    else:
+        click.echo(summary_line(rec))
+        ui.note(f"record: {record_path}")
+
+
+@click.command("report", short_help="Side-by-side table (and figures) of run folders.")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
+@out_option("Where to write table.md/.csv/.tex and figures (default: the single RUNS folder, else ./report).")
+@figures_option("Also draw the figures.")
+@click.pass_context
+def report_command(ctx, runs, out, figures):
+    """Read RUNS (run folders, or folders holding them) into one table.
+
+    The table is printed and written as Markdown, CSV and LaTeX.
+    """
+    from histnet.report import jump_line, load_records, to_markdown, write_report
+
+    records = load_records(runs)
+    if not records:
+        raise click.ClickException(f"no result.json under {', '.join(runs)}")
+    out = out or (runs[0] if len(runs) == 1 and Path(runs[0]).is_dir() else "report")
+    res = write_report(records, out, dataset=None, figures=figures)
+    click.echo(to_markdown(res["table"]))
+    click.echo(jump_line(res["jump"]))
+    ui_of(ctx).note(f"written: {', '.join(str(p) for p in res['paths'])}")

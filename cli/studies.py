@@ -1,0 +1,125 @@
+"""``histnet progression``, ``histnet crossover`` and ``histnet cost``: the studies of
+:mod:`histnet.studies`, each parsed here, run there, and printed here.
+
+Each command prints its table (Markdown) and, for the first two, the line under it on
+stdout; the notes (what runs where, one line per finished job, the files written) go
+to stderr.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import click
+
+from .options import (csv_list, data_options, dataset_option, device_option, executor_options, figures_option,
+                      methods_option, out_option, profile_option, resume_option, root_option, seed_option,
+                      set_option, test_n_per_class_option)
+from .runs import command_line, summary_line
+from .ui import ui_of
+
+#: How the command line spells the arguments that :class:`histnet.studies.OptionError` names.
+OPTION_HINTS = {"sizes": "--sizes", "overrides": "--set"}
+
+
+@contextmanager
+def usage_errors():
+    """Turn a malformed study option (:class:`histnet.studies.OptionError`) into a usage error (status 2)."""
+    from histnet.studies import OptionError
+
+    try:
+        yield
+    except OptionError as e:
+        raise click.BadParameter(str(e), param_hint=OPTION_HINTS.get(e.option, e.option)) from None
+
+
+@click.command("progression", short_help="Every historical method on one data set, side by side.")
+@dataset_option("A data set name or a folder in a known layout.")
+@data_options
+@profile_option("quick: minutes on a laptop; full: the papers' settings (hours).")
+@methods_option("Only these methods (comma-separated; `alexnet` means the variant that fits the image size).")
+@device_option()
+@seed_option("Seed of the split and of every method.")
+@set_option("Override one method's hyper-parameter, e.g. --set alexnet-cifar.epochs=5 (repeatable).",
+            metavar="METHOD.NAME=VALUE")
+@executor_options("Run here, or on a Dask distributed cluster (--scheduler).")
+@out_option("Run folder (default: runs/progression-<dataset>).")
+@resume_option("Skip methods that finished; continue interrupted ones.")
+@figures_option()
+@click.pass_context
+def progression_command(ctx, dataset, root, data, profile, methods, device, seed, sets, executor, scheduler, out,
+                        resume, figures):
+    """Run pixels-svm, hog-svm, the three SIFT pipelines, dbn and AlexNet in historical order
+    on the same split with the same seed, then print the side-by-side table and write it
+    (Markdown, CSV, LaTeX) with the figures.
+
+    With no options: the built-in mnist5k and the quick profile, a few minutes on 2 cores.
+    """
+    from histnet.report import to_markdown
+    from histnet.studies import run_progression
+
+    ui = ui_of(ctx)
+    with usage_errors():
+        res = run_progression(dataset, root=root, data=data, profile=profile, methods=csv_list(methods),
+                              device=device, seed=seed, overrides=sets, executor=executor, scheduler=scheduler,
+                              out=out, resume=resume, figures=figures, command=command_line(),
+                              progress=ui.progress, notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))
+    click.echo(to_markdown(res.table))
+    click.echo(res.jump_line)
+    ui.note(f"written: {', '.join(str(p) for p in res.paths)}")
+
+
+@click.command("crossover", short_help="Accuracy against training images per class, per method.")
+@dataset_option()
+@root_option()
+@click.option("--sizes", default="10,30,100,300,all", show_default=True,
+              help="Training images per class, comma-separated; `all` = the whole training split.")
+@methods_option("Methods to compare (`alexnet` = the variant that fits; default: those that join the crossover, "
+                "built in: pixels-svm, hog-svm, sift-fisher-svm and alexnet).")
+@test_n_per_class_option("Score on a stratified subset of N test images per class (default: the whole test split).")
+@click.option("--seeds", default="0", show_default=True, help="Seeds, comma-separated (error bars over seeds).")
+@profile_option()
+@device_option()
+@executor_options()
+@out_option("Run folder (default: runs/crossover-<dataset>).")
+@resume_option("Skip finished jobs.")
+@click.option("--reuse-from", "reuse_from", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="A run folder (e.g. the progression's) whose finished jobs with the same settings are copied "
+                   "instead of run again: the `all` point of a full-test-split crossover (repeatable).")
+@click.pass_context
+def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seeds, profile, device, executor, scheduler,
+                      out, resume, reuse_from):
+    """Train each method on growing training sets and draw accuracy against images per
+    class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
+    from histnet.report import to_markdown
+    from histnet.studies import run_crossover
+
+    ui = ui_of(ctx)
+    with usage_errors():
+        res = run_crossover(dataset, root=root, sizes=csv_list(sizes), methods=csv_list(methods),
+                            test_n_per_class=test_n_per_class, seeds=[int(s) for s in csv_list(seeds)],
+                            profile=profile, device=device, executor=executor, scheduler=scheduler, out=out,
+                            resume=resume, reuse_from=reuse_from, command=command_line(), progress=ui.progress,
+                            notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))
+    click.echo(to_markdown(res.table))
+    click.echo(res.crossover_line)
+    ui.note(f"written: {', '.join(str(p) for p in res.figure_paths)}")
+
+
+@click.command("cost", short_help="FLOPs, time and memory per method (CPU vs GPU where present).")
+@dataset_option()
+@root_option()
+@methods_option("Methods (default: the whole progression).")
+@profile_option()
+@out_option("Run folder (default: runs/cost-<dataset>).")
+@click.pass_context
+def cost_command(ctx, dataset, root, methods, profile, out):
+    """Run each method in a fresh process (so peak memory is its own) on the CPU, and on
+    the GPU too when one is present; tabulate FLOPs per image, parameters, fit time,
+    prediction speed and peak memory."""
+    from histnet.report import to_markdown
+    from histnet.studies import measure_cost
+
+    res = measure_cost(dataset, root=root, methods=csv_list(methods), profile=profile, out=out,
+                       notify=ui_of(ctx).note)
+    click.echo(to_markdown(res.table))
