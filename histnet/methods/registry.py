@@ -19,28 +19,19 @@ methods still run.
 from __future__ import annotations
 
 import difflib
+from typing import Optional
 
 from ..errors import ConfigError
 from .contract import Method
+from .registration import _REGISTRY, register
 
-_REGISTRY: dict[str, type] = {}
 _PLUGIN_ERRORS: dict[str, str] = {}
 _PLUGINS_LOADED = False
 ENTRY_POINT_GROUP = "histnet.methods"
 
 
-def register(cls):
-    """Class decorator: make a :class:`Method` subclass available by its ``name``."""
-    if not (isinstance(cls, type) and issubclass(cls, Method)):
-        raise TypeError("register expects a Method subclass")
-    if not cls.name:
-        raise TypeError(f"{cls.__name__} has no name")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
 def _load_builtins():
-    from . import builtin  # noqa: F401  (imports the built-in method modules)
+    from .builtin import BUILTIN_MODULES  # noqa: F401  (importing it imports the built-in methods)
 
 
 def _load_plugins():
@@ -132,22 +123,27 @@ def method_for_size(slot_or_name: str, image_size: int) -> str:
     return min(variants, key=distance).name
 
 
-def progression_methods(image_size: int, only=None, *, until=None) -> list[str]:
+#: The last year of the default progression: the road to AlexNet (2010-2012). Later nets
+#: join with ``until=2015`` (``histnet progression --until 2015``).
+DEFAULT_UNTIL = 2012
+
+
+def progression_methods(image_size: int, only=None, *, until: Optional[int] = DEFAULT_UNTIL) -> list[str]:
     """Method names of ``histnet progression`` in historical order (year, then name).
 
     Every slot that a registered method declares (plug-ins included) contributes the
-    variant that serves ``image_size``. ``only`` restricts to these slots or method names
-    (a slot such as ``alexnet`` stands for whichever variant fits); ``until`` drops
-    methods published after that year.
+    variant that serves ``image_size``, if it was published by ``until`` (None: any
+    year). ``only`` restricts to these slots or method names (a slot such as ``alexnet``
+    stands for whichever variant fits), whatever their year.
     """
     avail = available_methods()
     if only:
         names = [method_for_size(m, image_size) for m in only]
     else:
         names = [method_for_size(slot, image_size) for slot in progression_slots()]
+        if until is not None:
+            names = [m for m in names if avail[m].year <= until]
     names = list(dict.fromkeys(names))
-    if until is not None:
-        names = [m for m in names if avail[m].year <= until]
     return sorted(names, key=lambda m: (avail[m].year, m))
 
 
