@@ -38,6 +38,9 @@ def usage_errors():
 @data_options
 @profile_option("quick: minutes on a laptop; full: the papers' settings (hours).")
 @methods_option("Only these methods (comma-separated; `alexnet` means the variant that fits the image size).")
+@click.option("--until", type=click.IntRange(1990, 2100), default=2012, show_default=True, metavar="YEAR",
+              help="The last year of the progression: 2012 is the road to AlexNet; 2015 adds ZFNet, NIN, VGG "
+                   "and ResNet (and any plug-in up to that year).")
 @device_option()
 @seed_option("Seed of the split and of every method.")
 @set_option("Override one method's hyper-parameter, e.g. --set alexnet-cifar.epochs=5 (repeatable).",
@@ -47,11 +50,12 @@ def usage_errors():
 @resume_option("Skip methods that finished; continue interrupted ones.")
 @figures_option()
 @click.pass_context
-def progression_command(ctx, dataset, root, data, profile, methods, device, seed, sets, executor, scheduler, out,
-                        resume, figures):
-    """Run pixels-svm, hog-svm, the three SIFT pipelines, dbn and AlexNet in historical order
-    on the same split with the same seed, then print the side-by-side table and write it
-    (Markdown, CSV, LaTeX) with the figures.
+def progression_command(ctx, dataset, root, data, profile, methods, until, device, seed, sets, executor, scheduler,
+                        out, resume, figures):
+    """Run pixels-svm, hog-svm, the three SIFT pipelines, dbn and AlexNet (with --until 2015
+    also ZFNet, NIN, VGG and ResNet-20) in historical order on the same split with the same
+    seed, then print the side-by-side table and write it (Markdown, CSV, LaTeX) with the
+    figures.
 
     With no options: the built-in mnist5k and the quick profile, a few minutes on 2 cores.
     """
@@ -61,7 +65,7 @@ def progression_command(ctx, dataset, root, data, profile, methods, device, seed
     ui = ui_of(ctx)
     with usage_errors():
         res = run_progression(dataset, root=root, data=data, profile=profile, methods=csv_list(methods),
-                              device=device, seed=seed, overrides=sets, executor=executor, scheduler=scheduler,
+                              until=until, device=device, seed=seed, overrides=sets, executor=executor, scheduler=scheduler,
                               out=out, resume=resume, figures=figures, command=command_line(),
                               progress=ui.progress, notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))
     click.echo(to_markdown(res.table))

@@ -4,28 +4,17 @@
 benchmark, entry, top-1/top-5 error (ILSVRC) or plain error (MNIST, CIFAR-10), and the
 citation it comes from. Nothing here is measured by histnet.
 
-:data:`METHOD_HISTORY` says which published entry each histnet method stands for, so
-the progression figure can put "this run" beside "history" method by method.
+Each method says which published entries it stands for (its ``history`` attribute, keys
+of the CSV), so a table can put "this run" beside "history" method by method, on the
+same benchmark where one exists (:func:`history_for`).
 """
 
 from __future__ import annotations
 
 from importlib import resources
+from typing import Optional
 
 import pandas as pd
-
-# histnet method -> key of the published entry it reproduces (None: no ILSVRC figure)
-METHOD_HISTORY = {
-    "pixels-svm": None,
-    "hog-svm": None,
-    "sift-bovw-svm": None,
-    "sift-llc-svm": "ilsvrc2010-nec-uiuc",
-    "sift-fisher-svm": "ilsvrc2011-xrce",
-    "dbn": "dbn-mnist-science",
-    "alexnet": "ilsvrc2012-supervision-7cnn",
-    "alexnet-cifar": "ilsvrc2012-supervision-7cnn",
-    "alexnet-64": "ilsvrc2012-supervision-7cnn",
-}
 
 #: The "2012 jump" as history recorded it: the winning CNN's top-5 error over the best
 #: hand-crafted entry's in ILSVRC 2012 (SuperVision 15.3% vs ISI 26.2%).
@@ -38,20 +27,52 @@ def published() -> pd.DataFrame:
         return pd.read_csv(f)
 
 
-def history_for(method: str) -> str:
-    """The published figure a method stands for, as short text ("" if none).
+def benchmark_of(dataset: Optional[str]) -> Optional[str]:
+    """The published benchmark a data set name belongs to (``"CIFAR-10"``, ``"MNIST"``) or None.
+
+    >>> benchmark_of("cifar10-jpg"), benchmark_of("mnist5k"), benchmark_of("my-photos")
+    ('CIFAR-10', 'MNIST', None)
+    """
+    name = (dataset or "").lower().replace("_", "-")
+    if "cifar10" in name.replace("-", "") and "cifar100" not in name.replace("-", ""):
+        return "CIFAR-10"
+    if "mnist" in name and "fashion" not in name:
+        return "MNIST"
+    return None
+
+
+def _keys_of(method: str) -> tuple:
+    from .methods.registry import available_methods
+
+    cls = available_methods().get(method)
+    return tuple(getattr(cls, "history", ()) or ()) if cls is not None else ()
+
+
+def _describe(row) -> str:
+    team = row["entry"].split(" (")[0]
+    if pd.notna(row["top5_error"]):
+        return f"{row['benchmark']}, {team}: {100 * row['top5_error']:.3g}% top-5"
+    return f"{row['benchmark']}, {team}: {100 * row['error']:.2f}% error"
+
+
+def history_for(method: str, dataset: Optional[str] = None) -> str:
+    """The published figure(s) a method stands for, as short text ("" if none).
+
+    A method declares the published entries it reproduces (``history``, keys of
+    ``published_results.csv``). Those on the benchmark of ``dataset`` are shown when there
+    are any (a CIFAR-10 table gets CIFAR-10 figures); otherwise the first, whose text
+    names its own benchmark (an ILSVRC figure beside a CIFAR-10 row says "ILSVRC-...").
 
     >>> history_for("sift-fisher-svm")
     'ILSVRC-2011 test, XRCE: 25.8% top-5'
     """
-    key = METHOD_HISTORY.get(method)
-    if key is None:
+    keys = _keys_of(method)
+    if not keys:
         return ""
-    row = published().set_index("key").loc[key]
-    team = row["entry"].split(" (")[0]
-    if pd.notna(row["top5_error"]):
-        return f"{row['benchmark']}, {team}: {100 * row['top5_error']:.1f}% top-5"
-    return f"{row['benchmark']}, {team}: {100 * row['error']:.2f}% error"
+    rows = published().set_index("key")
+    bench = benchmark_of(dataset)
+    same = [k for k in keys if bench and str(rows.loc[k, "benchmark"]).startswith(bench)]
+    return "; ".join(_describe(rows.loc[k]) for k in (same or keys[:1]))
 
 
 def ilsvrc_winners() -> pd.DataFrame:

@@ -148,12 +148,12 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
                 _num(ok["predict_img_s"].mean(), "{:,.0f}"),
                 fp,
                 _num(flops / 1e6 if flops is not None and pd.notna(flops) else None, "{:,.2f}"),
-                history_for(method),
+                history_for(method, first["dataset"]),
                 note,
             ])
         else:
             rows.append([first["year"], method, first["paper"], "n/a", "n/a", "n/a", "n/a", "n/a", "n/a",
-                         history_for(method), f"{first['status']}: {first['error']}"])
+                         history_for(method, first["dataset"]), f"{first['status']}: {first['error']}"])
     out = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     out["year"] = out["year"].map(lambda y: "" if y is None or pd.isna(y) else str(int(y)))
     return out
@@ -303,7 +303,9 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     ax_r.set_ylabel("test error (%)")
     ax_r.set_title(f"This run: {dataset}")
     ax_r.legend(handles=handles, fontsize=8)
-    fig.suptitle("The road to AlexNet: history beside this reproduction")
+    last = table["year"].max() if len(table) else None
+    fig.suptitle("The road to AlexNet: history beside this reproduction" if last is None or pd.isna(last)
+                 or last <= 2012 else "From hand-crafted features to residual nets: history beside this reproduction")
     _caption(fig, caption_text(dataset) + "\n" + jump_line(the_jump(df)))
     return _save(fig, Path(out_base))
 

@@ -44,7 +44,7 @@ import pandas as pd
 from .errors import ConfigError, HistnetError
 from .experiment import DATA_OPTION_NAMES, JobSpec, load_job_splits, read_result, reuse_finished, run_grid
 from .methods import get_method, make_config, parse_overrides
-from .methods.registry import crossover_methods, progression_methods
+from .methods.registry import DEFAULT_UNTIL, crossover_methods, progression_methods
 from .progress import ProgressCallback
 
 Notify = Optional[Callable[[str], None]]
@@ -344,7 +344,8 @@ def _command_or_argv(command: Optional[str]) -> str:
 
 
 def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, profile: str = "quick",
-                    methods: Optional[Sequence[str]] = None, device: str = "cpu", seed: int = 0,
+                    methods: Optional[Sequence[str]] = None, until: Optional[int] = DEFAULT_UNTIL,
+                    device: str = "cpu", seed: int = 0,
                     overrides=None, executor: str = "local", scheduler: Optional[str] = None, out=None,
                     resume: bool = False, figures: bool = True, command: Optional[str] = None,
                     progress: Optional[ProgressCallback] = None, notify: Notify = None,
@@ -367,6 +368,9 @@ def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, 
     methods : sequence of str, optional
         Only these methods or progression slots (``"alexnet"`` is the variant that fits
         the image size); default: the whole progression.
+    until : int or None, default=2012
+        The last year of the progression when ``methods`` is not given: 2012 is the road
+        to AlexNet; 2015 adds ZFNet, NIN, VGG and ResNet; None, every year.
     device : {"cpu", "gpu", "auto"}, default="cpu"
         Where the methods compute.
     seed : int, default=0
@@ -407,7 +411,7 @@ def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, 
 
     data = data_options(data)
     size, name = image_size_of(dataset, root=root, seed=seed, data=data)
-    names = progression_methods(size, _only(methods))
+    names = progression_methods(size, _only(methods), until=until)
     if not names:
         raise HistnetError("no method of the progression is available")
     out = Path(out or f"runs/progression-{Path(name).name}")

@@ -15,14 +15,21 @@ import pytest
 from histnet.data.synthetic import oriented_gratings
 from histnet.methods import available_methods, make_config
 
-CNNS = sorted(n for n, c in available_methods().items() if c.family == "cnn" and "full" in c.profiles)
+# resnet-56 is resnet-20's code and profile with three times the blocks: one of them is enough here
+SAME_AS = {"resnet-56": "resnet-20"}
+CNNS = sorted(n for n, c in available_methods().items()
+              if c.family == "cnn" and "full" in c.profiles and n not in SAME_AS)
 
 # width per native input size: small enough for a test, wide enough that every group splits
 WIDTH = {32: 0.25, 64: 0.125, 227: 0.0625}
+WIDTH_OF = {"nin-cifar": 0.125, "vgg-cifar": 0.125}  # 192- and 512-filter layers
 
 
 def test_the_cnn_methods_are_all_here():
-    assert {"alexnet", "alexnet-64", "alexnet-cifar"} <= set(CNNS)
+    assert {"alexnet", "alexnet-64", "alexnet-cifar", "zfnet-cifar", "vgg-cifar", "nin-cifar", "resnet-20"} <= set(CNNS)
+    for a, b in SAME_AS.items():
+        ca, cb = available_methods()[a], available_methods()[b]
+        assert ca.profiles == cb.profiles and ca.layers is cb.layers
 
 
 @pytest.mark.slow
@@ -32,7 +39,7 @@ def test_full_profile_learns_on_generated_colour_images(name):
     size = cls.input_size
     full = make_config(cls, profile="full")
     n, batch = (320, 32) if size <= 64 else (160, 32)
-    overrides = {"width": WIDTH.get(size, 0.0625), "batch_size": batch, "lr": full.lr * batch / full.batch_size,
+    overrides = {"width": WIDTH_OF.get(name, WIDTH.get(size, 0.0625)), "batch_size": batch, "lr": full.lr * batch / full.batch_size,
                  "epochs": math.ceil(200 / math.ceil(n / batch)), "min_steps": 0, "stop_if_stuck": False}
     if full.init == "paper":
         # N(0, 0.01) keeps the signal only at the published widths (each layer scales it by

@@ -25,6 +25,9 @@ registry, so a plug-in joins them with no other change):
     The native square input of a network (None: any size).
 ``crossover``
     Whether ``histnet crossover`` compares it by default.
+``history``
+    Keys of the published figures it reproduces (``histnet/published_results.csv``), in
+    order of preference; a table shows those on its own benchmark, else the first.
 
 Profiles: ``profiles = {"quick": {...}, "full": {...}}`` are named sets of config
 overrides; ``quick`` keeps the mnist5k progression within its time budget.
@@ -69,6 +72,7 @@ class Method:
     image_sizes: ClassVar[tuple] = (None, None)
     input_size: ClassVar[Optional[int]] = None
     crossover: ClassVar[bool] = False
+    history: ClassVar[tuple] = ()
 
     def __init__(self, config=None, *, backend: Backend | str = "cpu", seed: int = 0,
                  progress: Optional[ProgressCallback] = None, workdir: Optional[Path] = None,

@@ -47,7 +47,7 @@ from ..errors import CheckpointError, ConfigError, DataError
 from ..io import load_npz, save_npz
 from ..tiles import tile_images
 from .contract import Method
-from .registry import register
+from .registration import register
 
 
 @dataclass
@@ -84,6 +84,7 @@ class DBNMethod(Method):
     """Deep belief net: greedy RBM pretraining + backprop fine-tuning."""
 
     name = "dbn"
+    history = ("dbn-mnist-science",)
     progression = "dbn"
     year = 2006
     paper = "Hinton, Osindero & Teh 2006, A fast learning algorithm for deep belief nets"

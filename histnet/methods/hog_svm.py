@@ -44,7 +44,7 @@ from ..data.options import rgb_to_grey
 from ..errors import ConfigError, DataError
 from ..features.hog import BLOCK_NORMS, INTERPOLATIONS, hog, hog_output_shape
 from .feature_svm import FeatureSvmMethod
-from .registry import register
+from .registration import register
 
 COLORS = ("grey", "max")
 

@@ -53,7 +53,8 @@ import numpy as np
 from ..backend import FLOAT, get_array_module, to_device, to_host
 from ..data import augment
 from ..errors import ConfigError, DataError
-from ..nn import SGD, Conv2D, Linear, ReLU, Sequential, Trainer, make_schedule, softmax
+from ..tiles import tile_images
+from ..nn import SGD, BatchNorm, Conv2D, Dropout, Linear, ReLU, Sequential, Trainer, make_schedule, softmax
 from .contract import Method
 
 SCHEDULES = ("plateau", "step", "cosine", "onecycle", "constant")
@@ -177,11 +178,29 @@ class ImageCnnMethod(Method):
         raise ConfigError(f"{self.name}: init={init!r}: choose paper, he or glorot")
 
     def conv(self, name: str, c_in: int, c_out: int, k: int, rng, *, stride: int = 1, padding: int = 0,
-             groups: int = 1, bias_one: bool = False, relu: bool = True) -> list:
-        """``[Conv2D, ReLU]`` (the ReLU named after the conv's number: conv3 -> relu3)."""
-        out = [Conv2D(c_in, c_out, k, stride=stride, padding=padding, groups=groups, name=name,
-                      **self.init_kw(rng, bias_one=bias_one))]
+             groups: int = 1, bias_one: bool = False, relu: bool = True, bn: bool = False,
+             output: bool = False) -> list:
+        """``[Conv2D, ReLU]`` (the ReLU named after the conv's number: conv3 -> relu3).
+
+        ``bn=True`` gives ``[Conv2D without bias, BatchNorm, ReLU]`` (the normalisation's mean
+        subtraction would cancel a bias); ``output=True`` marks a convolution that produces
+        the class scores (Network in Network) for :meth:`init_kw`.
+        """
+        kw = self.init_kw(rng, bias_one=bias_one, output=output)
+        if bn:
+            kw["bias"] = None
+        out = [Conv2D(c_in, c_out, k, stride=stride, padding=padding, groups=groups, name=name, **kw)]
+        if bn:
+            out += self.bn(_layer_name(name, "bn"), c_out)
         return out + ([ReLU(True, name=_relu_name(name))] if relu else [])
+
+    def dropout(self, name: str) -> list:
+        """``[Dropout]`` with the configured probability."""
+        return [Dropout(self.config.dropout, name=name)]
+
+    def bn(self, name: str, channels: int) -> list:
+        """``[BatchNorm]`` on this method's device."""
+        return [BatchNorm(channels, xp=self.xp, name=name)]
 
     def fc(self, name: str, n_in: int, n_out: int, rng, *, bias_one: bool = False, output: bool = False) -> list:
         """``[Linear, ReLU]``, or ``[Linear]`` for the classifier layer (``output=True``)."""
@@ -331,20 +350,22 @@ class ImageCnnMethod(Method):
         if not hasattr(self, "net_"):
             return {}
         W = to_host(self.net_.layers[0].params["W"])  # (F, k, k, C)
-        f, k, _, c = W.shape
-        W = (W - W.min()) / max(float(W.max() - W.min()), 1e-12)
-        cols = int(np.ceil(np.sqrt(f)))
-        rows = int(np.ceil(f / cols))
-        grid = np.ones((rows * (k + 1), cols * (k + 1), c), np.float32)
-        for i in range(f):
-            r, q = divmod(i, cols)
-            grid[r * (k + 1):r * (k + 1) + k, q * (k + 1):q * (k + 1) + k] = W[i]
+        c = W.shape[-1]
+        grid = tile_images(W, normalise="global", pad_value=1.0, trailing_pad=True)
         return {"conv1_filters": grid if c == 3 else grid[..., 0]}
 
 
-def _relu_name(layer_name: str) -> str:
+def _layer_name(layer_name: str, kind: str) -> str:
+    """``("conv3", "relu") -> "relu3"``; a name without a number gets ``_<kind>`` appended."""
     digits = re.sub(r"\D", "", layer_name)
-    return f"relu{digits}" if digits else f"{layer_name}_relu"
+    prefix = re.sub(r"\d+$", "", layer_name)
+    if digits and prefix in ("conv", "fc"):
+        return f"{kind}{digits}"
+    return f"{layer_name}_{kind}"
+
+
+def _relu_name(layer_name: str) -> str:
+    return _layer_name(layer_name, "relu")
 
 
 def _pad_to(x, s):

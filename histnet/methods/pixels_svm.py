@@ -43,7 +43,7 @@ from ..backend import to_device
 from ..data.options import luma
 from ..errors import ConfigError
 from .feature_svm import FeatureSvmMethod
-from .registry import register
+from .registration import register
 
 
 @dataclasses.dataclass

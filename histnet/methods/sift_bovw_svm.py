@@ -43,7 +43,7 @@ import numpy as np
 from ..backend import to_host
 from ..features.encoding import BagOfWords
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
-from .registry import register
+from .registration import register
 
 
 @dataclass

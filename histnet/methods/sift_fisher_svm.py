@@ -40,7 +40,7 @@ from ..errors import ConfigError
 from ..features.fisher import FisherVector
 from ..features.pca import PCA
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
-from .registry import register
+from .registration import register
 
 
 @dataclass
@@ -71,6 +71,7 @@ class FisherConfig(SiftPipelineConfig):
 @register
 class SiftFisherSvm(SiftPipelineMethod):
     name = "sift-fisher-svm"
+    history = ("ilsvrc2011-xrce",)
     progression = "sift-fisher-svm"
     crossover = True
     year = 2011

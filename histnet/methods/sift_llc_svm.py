@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from ..backend import to_host
 from ..features.encoding import LLC
 from ._sift_pipeline import SiftPipelineConfig, SiftPipelineMethod, device_float
-from .registry import register
+from .registration import register
 
 
 @dataclass
@@ -65,6 +65,7 @@ class LlcConfig(SiftPipelineConfig):
 @register
 class SiftLlcSvm(SiftPipelineMethod):
     name = "sift-llc-svm"
+    history = ("ilsvrc2010-nec-uiuc",)
     progression = "sift-llc-svm"
     year = 2010
     paper = "Wang et al. 2010; Lin et al. 2011 (NEC-UIUC, ILSVRC 2010)"
