@@ -6,7 +6,7 @@ directly when it may hold device arrays::
     xp = get_array_module(x)        # numpy, cupy, or the CPU stand-in for cupy
     y = xp.maximum(x, 0)
 
-Rules this module enforces (see ``../DESIGN.md`` "Backend"):
+Rules this module enforces (``docs/architecture.md``, "The contracts: Backend"):
 
 * The device is chosen once, from ``"cpu"``, ``"gpu"`` or ``"auto"``
   (:func:`get_backend`). ``"gpu"`` without a working CUDA/cupy is a one-line

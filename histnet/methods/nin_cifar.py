@@ -16,7 +16,7 @@ maps (so the scores are not clipped at zero before the average).
 from __future__ import annotations
 
 from ..nn import Dropout, GlobalAvgPool2D, MaxPool2D
-from .image_cnn import ImageCnnMethod
+from .image_cnn import ImageCnnMethod, onecycle_profiles
 from .registration import register
 
 
@@ -30,14 +30,7 @@ class NinCifar(ImageCnnMethod):
     input_size = 32
     channel_multiple = 1
     progression = "nin"
-    profiles = {
-        "quick": {"epochs": 3, "batch_size": 64, "lr": 0.05, "schedule": "onecycle", "pct_start": 0.25, "init": "he",
-                  "width": 0.5, "crop_pad": 0, "flip": False, "pca_noise": 0.0, "normalize": "meanstd",
-                  "test_crops": "center"},
-        "full": {"epochs": 30, "batch_size": 128, "lr": 0.05, "schedule": "onecycle", "pct_start": 0.15,
-                 "init": "he", "weight_decay": 5e-4, "crop_pad": 4, "flip": True, "pca_noise": 0.0,
-                 "normalize": "meanstd", "test_crops": "ten", "min_steps": 1500},
-    }
+    profiles = onecycle_profiles(0.05, epochs=30, quick_width=0.5)
 
     def layers(self, c_in, n_classes, rng):
         conv, w = self.conv, self.width

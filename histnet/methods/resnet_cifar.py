@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..nn import GlobalAvgPool2D, ReLU, Residual, ShortcutA
-from .image_cnn import CnnConfig, ImageCnnMethod
+from .image_cnn import CnnConfig, ImageCnnMethod, onecycle_profiles
 from .registration import register
 
 
@@ -43,15 +43,6 @@ class ResNetConfig(CnnConfig):
     plain: bool = False
 
 
-PROFILES = {
-    # mnist5k in a few minutes: 3 epochs, half width
-    "quick": {"epochs": 3, "batch_size": 64, "lr": 0.1, "schedule": "onecycle", "pct_start": 0.25, "init": "he",
-              "weight_decay": 5e-4, "width": 0.5, "crop_pad": 0, "flip": False, "pca_noise": 0.0, "dropout": 0.0,
-              "normalize": "meanstd", "test_crops": "center"},
-    "full": {"epochs": 40, "batch_size": 128, "lr": 0.1, "schedule": "onecycle", "pct_start": 0.15, "init": "he",
-             "momentum": 0.9, "weight_decay": 5e-4, "crop_pad": 4, "flip": True, "pca_noise": 0.0, "dropout": 0.0,
-             "normalize": "meanstd", "test_crops": "ten", "min_steps": 1500},
-}
 
 
 class ResNetCifar(ImageCnnMethod):
@@ -63,7 +54,7 @@ class ResNetCifar(ImageCnnMethod):
     input_size = 32
     channel_multiple = 1
     blocks = 3
-    profiles = PROFILES
+    profiles = onecycle_profiles(0.1, epochs=40, quick_width=0.5, dropout=0.0)  # no dropout in ResNet
 
     def layers(self, c_in, n_classes, rng):
         conv, w = self.conv, self.width
