@@ -39,9 +39,12 @@ def methods_info(name):
     cls = get_method(name)
     click.echo(f"{cls.name} ({cls.year}, {cls.family}): {cls.paper}")
     doc = (cls.__module__ and sys.modules[cls.__module__].__doc__ or cls.__doc__ or "").strip()
-    if cls.summary or doc:
+    if cls.summary:
         click.echo("")
-        click.echo(cls.summary or doc.split("\n\n")[0])
+        click.echo(cls.summary)
+    if doc:  # the paper, the recipe and where it departs from the paper
+        click.echo("")
+        click.echo(doc)
     click.echo("\nparameters (set with --set NAME=VALUE or --config FILE.toml):")
     for f in dataclasses.fields(cls.Config):
         default = f.default if f.default is not dataclasses.MISSING else (

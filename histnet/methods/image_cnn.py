@@ -43,6 +43,7 @@ resizing to a fixed short side (a loader's job, ``--image-size``), mixed precisi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -130,6 +131,22 @@ class CnnConfig:
     min_steps: int = 0
     checkpoint_minutes: float = 5.0
     stop_if_stuck: bool = True
+
+
+def config_with_defaults(name: str, defaults: dict, base: type = None) -> type:
+    """A subclass of ``base`` (default :class:`CnnConfig`) whose fields default to ``defaults``.
+
+    A net whose recipe is not AlexNet's declares its own defaults this way, so that
+    ``histnet run NET`` without ``--profile`` trains it as its paper would (within the
+    limits its docstring states), not with the 2012 recipe's defaults.
+    """
+    base = base or CnnConfig
+    fields = [(k, type(v), dataclasses.field(default=v)) for k, v in defaults.items()]
+    cls = dataclasses.make_dataclass(name, fields, bases=(base,))
+    cls.__doc__ = (f"{base.__doc__ or ''}\n    Defaults here: "
+                   + ", ".join(f"{k}={v!r}" for k, v in defaults.items()) + ".")
+    cls.__module__ = base.__module__
+    return cls
 
 
 def onecycle_profiles(lr: float, *, epochs: int = 30, quick_width: float = 1.0, **both) -> dict:

@@ -16,7 +16,7 @@ maps (so the scores are not clipped at zero before the average).
 from __future__ import annotations
 
 from ..nn import Dropout, GlobalAvgPool2D, MaxPool2D
-from .image_cnn import ImageCnnMethod, onecycle_profiles
+from .image_cnn import ImageCnnMethod, config_with_defaults, onecycle_profiles
 from .registration import register
 
 
@@ -31,6 +31,7 @@ class NinCifar(ImageCnnMethod):
     channel_multiple = 1
     progression = "nin"
     profiles = onecycle_profiles(0.05, epochs=30, quick_width=0.5)
+    Config = config_with_defaults("NinConfig", profiles["full"])
 
     def layers(self, c_in, n_classes, rng):
         conv, w = self.conv, self.width

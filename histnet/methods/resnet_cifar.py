@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..nn import GlobalAvgPool2D, ReLU, Residual, ShortcutA
-from .image_cnn import CnnConfig, ImageCnnMethod, onecycle_profiles
+from .image_cnn import CnnConfig, ImageCnnMethod, config_with_defaults, onecycle_profiles
 from .registration import register
 
 
@@ -50,11 +50,11 @@ class ResNetCifar(ImageCnnMethod):
 
     year = 2015
     paper = "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition (CVPR 2016)"
-    Config = ResNetConfig
     input_size = 32
     channel_multiple = 1
     blocks = 3
     profiles = onecycle_profiles(0.1, epochs=40, quick_width=0.5, dropout=0.0)  # no dropout in ResNet
+    Config = config_with_defaults("ResNetConfig", profiles["full"], base=ResNetConfig)
 
     def layers(self, c_in, n_classes, rng):
         conv, w = self.conv, self.width

@@ -17,7 +17,7 @@ paper has no CIFAR-10 figure, so the history column shows the ILSVRC one.
 from __future__ import annotations
 
 from ..nn import Flatten, MaxPool2D
-from .image_cnn import ImageCnnMethod, onecycle_profiles
+from .image_cnn import ImageCnnMethod, config_with_defaults, onecycle_profiles
 from .registration import register
 
 #: Configuration A: filters per convolution, "M" a 2x2 max pool.
@@ -35,6 +35,7 @@ class VggCifar(ImageCnnMethod):
     channel_multiple = 1
     progression = "vgg"
     profiles = onecycle_profiles(0.05, epochs=30, quick_width=0.25)
+    Config = config_with_defaults("VggConfig", profiles["full"])
 
     def layers(self, c_in, n_classes, rng):
         body, c, pools = [], c_in, 0
