@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -60,8 +61,33 @@ def load_records(paths: Iterable) -> list[dict]:
     return records
 
 
+def experiment_key(record: dict) -> str:
+    """What defines a record's experiment: everything but the seed.
+
+    Runs with the same key differ in their seed alone, and only those are averaged as
+    seeds. The run id already holds it (method, data set, and a hash of the profile,
+    overrides, data options and device); records without one are keyed by those fields.
+    """
+    rid = record.get("run_id")
+    if rid:
+        return re.sub(r"__seed-?\d+(?=__|$)", "", str(rid))
+    ds = (record.get("dataset") or {}).get("name")
+    return json.dumps([record.get("method"), ds, record.get("profile"), record.get("overrides"),
+                       record.get("data_options"), record.get("device")], sort_keys=True, default=str)
+
+
+def setting_of(record: dict) -> str:
+    """The experiment's settings in a few words: profile, overrides, data options that are set."""
+    parts = [f"profile {record['profile']}"] if record.get("profile") else []
+    parts += [f"{k}={v}" for k, v in sorted((record.get("overrides") or {}).items())]
+    parts += [f"{k}={v}" for k, v in sorted((record.get("data_options") or {}).items())
+              if v is not None and v is not False and v != 0]
+    return ", ".join(parts)
+
+
 def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
-    """One row per run with the columns the tables and figures use."""
+    """One row per run with the columns the tables and figures use (``experiment`` groups
+    the runs that differ in their seed alone; ``setting`` says what else defines them)."""
     rows = []
     for r in records:
         d = r.get("describe") or {}
@@ -91,11 +117,14 @@ def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
             "error": r.get("error"),
             "warnings": "; ".join(r.get("warnings") or []),
             "run_id": r.get("run_id"),
+            "experiment": experiment_key(r),
+            "setting": setting_of(r),
             "path": r.get("_path"),
         })
     df = pd.DataFrame(rows)
     if len(df):
-        df = df.sort_values(["year", "method", "seed"], na_position="last", kind="stable").reset_index(drop=True)
+        df = df.sort_values(["year", "method", "n_per_class", "setting", "seed"], na_position="last",
+                            kind="stable").reset_index(drop=True)
     return df
 
 
@@ -120,14 +149,38 @@ def _num(v, fmt="{:,.0f}"):
     return fmt.format(v)
 
 
+def _experiments(df: pd.DataFrame):
+    """``(experiment, runs)`` in the frame's order, each run counted once per seed (a job
+    copied into another folder by ``--reuse-from`` is the same run)."""
+    df = df.drop_duplicates(subset=["experiment", "seed", "status"], keep="first")
+    return list(df.groupby("experiment", sort=False))
+
+
+def _varies(df: pd.DataFrame) -> tuple:
+    """(several data sets?, some method in several experiments?)"""
+    if not len(df):
+        return False, False
+    several_sets = df["dataset"].dropna().astype(str).nunique() > 1
+    several_settings = bool((df.groupby("method")["experiment"].nunique() > 1).any())
+    return several_sets, several_settings
+
+
 def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
-    """The progression table: one row per method (mean ± std over seeds), historical order."""
+    """The side-by-side table: one row per experiment (mean ± std over runs that differ in
+    their seed alone), historical order.
+
+    Runs on other data sets, configs or training-set sizes are never averaged: each is its
+    own row, and the table gains a ``data set`` and a ``setting`` column when the records
+    hold more than one of either, so that a mixed folder reads as what it is.
+    """
     rows = []
     if not len(df):
         return pd.DataFrame(columns=TABLE_COLUMNS)
-    for method, g in df.groupby("method", sort=False):
+    several_sets, several_settings = _varies(df)
+    for _, g in _experiments(df):
         ok = g[g["status"] == "ok"]
         first = g.iloc[0]
+        method = first["method"]
         if len(ok):
             top1 = ok["top1_error"].astype(float)
             top5 = ok["top5_error"].astype(float)
@@ -156,6 +209,11 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
                          history_for(method, first["dataset"]), f"{first['status']}: {first['error']}"])
     out = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     out["year"] = out["year"].map(lambda y: "" if y is None or pd.isna(y) else str(int(y)))
+    firsts = [g.iloc[0] for _, g in _experiments(df)]
+    if several_settings:
+        out.insert(2, "setting", [f["setting"] or "defaults" for f in firsts])
+    if several_sets:
+        out.insert(2, "data set", [f["dataset"] for f in firsts])
     return out
 
 
@@ -209,8 +267,13 @@ def the_jump(df: pd.DataFrame) -> dict:
     ``{"history": 0.58, "this_run": ratio or None, "cnn": ..., "best_hand_crafted": ...}``.
     """
     ok = df[df["status"] == "ok"] if len(df) else df
-    out = {"history": HISTORICAL_JUMP, "this_run": None, "cnn": None, "best_hand_crafted": None}
+    out = {"history": HISTORICAL_JUMP, "this_run": None, "cnn": None, "best_hand_crafted": None, "reason": None}
     if not len(ok):
+        return out
+    several_sets, several_settings = _varies(ok)
+    if several_sets or several_settings:
+        out["reason"] = ("the runs are on several data sets" if several_sets else
+                         "some method ran with several settings (sizes or configs)") + ": not one comparison"
         return out
     means = ok.groupby(["method", "family"])["top1_error"].mean().reset_index()
     cnn = means[means["family"] == "cnn"]
@@ -227,7 +290,8 @@ def the_jump(df: pd.DataFrame) -> dict:
 def jump_line(j: dict) -> str:
     hist = f"history (ILSVRC 2012 top-5): 15.3% / 26.2% = {j['history']:.2f}"
     if j["this_run"] is None:
-        return f"2012 jump: {hist}; this run: needs a CNN and a hand-crafted method that both finished"
+        why = j.get("reason") or "needs a CNN and a hand-crafted method that both finished"
+        return f"2012 jump: {hist}; this run: {why}"
     (cm, ce), (hm, he) = j["cnn"], j["best_hand_crafted"]
     return (f"2012 jump (CNN error / best hand-crafted error): this run {ce:.2%} ({cm}) / {he:.2%} ({hm}) "
             f"= {j['this_run']:.2f}; {hist}")
@@ -285,8 +349,11 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     ax_h.set_ylim(0, 40)
 
     ok = df[df["status"] == "ok"] if len(df) else df
-    table = ok.groupby("method", sort=False).agg(year=("year", "first"), family=("family", "first"),
-                                                 top1=("top1_error", "mean"), top5=("top5_error", "mean"))
+    _, several_settings = _varies(ok)
+    ok = ok.assign(label=ok["method"] + (("\n" + ok["setting"]) if several_settings else ""))
+    table = ok.groupby("experiment", sort=False).agg(year=("year", "first"), family=("family", "first"),
+                                                     label=("label", "first"), top1=("top1_error", "mean"),
+                                                     top5=("top5_error", "mean")).set_index("label")
     x = np.arange(len(table))
     colors = {"baseline": "0.6", "hand-crafted": "C0", "dbn": "C2", "cnn": "C3"}
     ax_r.bar(x - 0.2, 100 * table["top1"], 0.4, color=[colors.get(f, "C7") for f in table["family"]])
@@ -536,8 +603,10 @@ def write_report(records: Sequence[dict], out_dir, dataset: Optional[str] = None
     jump = the_jump(df)
     out_dir = Path(out_dir)
     paths = write_tables(table, out_dir, stem, caption=f"histnet on {dataset}. {jump_line(jump)}")
+    several_sets, _ = _varies(df)
     if figures:
-        paths += plot_progression(df, out_dir / "progression", dataset)
+        if not several_sets:  # one figure puts one data set's runs beside history
+            paths += plot_progression(df, out_dir / "progression", dataset)
         paths += plot_learning_curves(records, out_dir / "learning_curves", dataset)
         paths += plot_confusions(records, out_dir / "confusion", dataset)
         paths += plot_filters(records, out_dir / "filters", dataset)

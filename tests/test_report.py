@@ -148,3 +148,62 @@ def test_a_training_warning_reaches_the_table_note():
     table = report.side_by_side(report.records_to_frame([record("hog-svm", "hand-crafted", 2005, 0.3), warned]))
     note = dict(zip(table["method"], table["note"]))
     assert note["hog-svm"] == "" and note["alexnet-cifar"].startswith("not learning: training loss 2.301")
+
+
+def _run(method, seed, dataset="toy", overrides=None, n_per_class=None, top1=0.3):
+    r = record(method, "hand-crafted", 2005, top1, seed=seed, n_per_class=n_per_class)
+    h = abs(hash((dataset, json.dumps(overrides, sort_keys=True), n_per_class))) % 10 ** 8
+    r.update(run_id=f"{method}__{dataset}__seed{seed}__{h:08d}", overrides=overrides or {}, profile="quick")
+    r["dataset"]["name"] = dataset
+    return r
+
+
+def test_only_runs_that_differ_in_the_seed_alone_are_averaged():
+    recs = [_run("hog-svm", 0, top1=0.2), _run("hog-svm", 1, top1=0.4),           # seeds: averaged
+            _run("hog-svm", 0, overrides={"C": "0.1"}, top1=0.9),                  # another config
+            _run("hog-svm", 0, n_per_class=10, top1=0.7)]                          # another size
+    table = report.side_by_side(report.records_to_frame(recs))
+    assert len(table) == 3 and "setting" in table.columns and "data set" not in table.columns
+    rows = {s: (e, n) for s, e, n in zip(table["setting"], table["top-1 error"], table["note"])}
+    assert rows["profile quick"] == ("30.00% ± 10.00", "2 seeds")
+    assert rows["profile quick, C=0.1"] == ("90.00%", "")
+    assert rows["profile quick, n_per_class=10"] == ("70.00%", "")
+    j = report.the_jump(report.records_to_frame(recs))
+    assert j["this_run"] is None and "several settings" in report.jump_line(j)
+
+
+def test_a_report_mixing_data_sets_shows_them_and_draws_no_progression(tmp_path):
+    recs = [_run("hog-svm", 0, dataset="mnist5k", top1=0.03), _run("hog-svm", 0, dataset="cifar10", top1=0.5),
+            _run("alexnet-cifar", 0, dataset="cifar10", top1=0.2)]
+    recs[2]["family"] = "cnn"
+    res = report.write_report(recs, tmp_path, figures=True)
+    table = res["table"]
+    assert sorted(table["data set"]) == ["cifar10", "cifar10", "mnist5k"]
+    assert sorted(table["top-1 error"]) == ["20.00%", "3.00%", "50.00%"]  # nothing averaged across sets
+    assert "several data sets" in report.jump_line(res["jump"])
+    assert not (tmp_path / "progression.png").exists()
+
+
+def test_the_committed_crossover_reports_sizes_not_seeds():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "results" / "crossover-cifar10"
+    table = report.side_by_side(report.records_to_frame(report.load_records([folder])))
+    hog = table[table["method"] == "hog-svm"]
+    assert list(hog["setting"]) == [f"profile full, n_per_class={n}" for n in (10, 30, 100, 300, 1000)] + [
+        "profile full"]
+    assert not any("seeds" in n for n in table["note"])
+
+
+def test_histnet_report_on_the_committed_crossover(tmp_path):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from histnet_cli.main import cli
+
+    folder = Path(__file__).resolve().parent.parent / "results" / "crossover-cifar10"
+    res = CliRunner().invoke(cli, ["report", str(folder), "--out", str(tmp_path), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    assert "n_per_class=1000" in res.output and "seeds" not in res.output
+    assert "not one comparison" in res.output
