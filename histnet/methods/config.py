@@ -12,19 +12,40 @@ import json
 import tomllib
 from typing import Any, Optional
 
+import numpy as np
+
 from ..errors import ConfigError
 
 
 def _coerce(field: dataclasses.Field, value: Any, method: str):
-    """Turn a string from ``--set`` or a TOML value into the field's type."""
+    """Turn a string from ``--set`` or a value from TOML, a profile or a saved model into the
+    field's type, with the same rules for both: an integer field takes integers only (not
+    1.5, not ``true``), a float field integers or floats, a flag booleans only (or the words
+    true/false, yes/no, on/off, 1/0 from the command line). What runs is what is recorded.
+    """
     default = field.default if field.default is not dataclasses.MISSING else (
         field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
-    kind = type(default) if default is not None else str
-    if not isinstance(value, str) or kind is str:
-        if kind is float and isinstance(value, int):
-            return float(value)
+    if default is None:
+        return value  # no type to hold it to
+    kind = type(default)
+    bad = ConfigError(f"{method}: {field.name}={value!r} is not a valid {kind.__name__}")
+    if not isinstance(value, str):
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            raise bad
+        if kind is int:
+            if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+                return int(value)
+            raise bad
+        if kind is float:
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                return float(value)
+            raise bad
         if kind in (tuple, list) and isinstance(value, (list, tuple)):
             return kind(value)
+        raise bad
+    if kind is str:
         return value
     try:
         if kind is bool:
@@ -40,7 +61,7 @@ def _coerce(field: dataclasses.Field, value: Any, method: str):
             return kind(parsed)
         return kind(value)
     except ValueError:
-        raise ConfigError(f"{method}: {field.name}={value!r} is not a valid {kind.__name__}") from None
+        raise bad from None
 
 
 def make_config(method_cls, overrides: Optional[dict] = None, profile: Optional[str] = None):

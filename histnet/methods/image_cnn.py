@@ -132,6 +132,25 @@ class CnnConfig:
     checkpoint_minutes: float = 5.0
     stop_if_stuck: bool = True
 
+    def __post_init__(self):
+        """Ranges, checked when the config is made (before any data is read)."""
+        checks = [("epochs", self.epochs >= 1, ">= 1"), ("batch_size", self.batch_size >= 1, ">= 1"),
+                  ("lr", self.lr >= 0, ">= 0"), ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+                  ("weight_decay", self.weight_decay >= 0, ">= 0"), ("patience", self.patience >= 0, ">= 0"),
+                  ("pct_start", 0 < self.pct_start < 1, "in (0, 1)"),
+                  ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"), ("step_epochs", self.step_epochs >= 1, ">= 1"),
+                  ("dropout", 0 <= self.dropout < 1, "in [0, 1)"), ("crop_pad", self.crop_pad >= 0, ">= 0"),
+                  ("pca_noise", self.pca_noise >= 0, ">= 0"), ("width", self.width > 0, "> 0"),
+                  ("val_fraction", 0 <= self.val_fraction < 1, "in [0, 1)"), ("min_steps", self.min_steps >= 0, ">= 0"),
+                  ("checkpoint_minutes", self.checkpoint_minutes > 0, "> 0"),
+                  ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+                  ("init", self.init in ("paper", "he", "glorot"), "one of paper, he, glorot"),
+                  ("normalize", self.normalize in ("mean", "meanstd"), "one of mean, meanstd"),
+                  ("test_crops", self.test_crops in ("center", "ten"), "one of center, ten")]
+        for name, ok, want in checks:
+            if not ok:
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be {want}")
+
 
 def config_with_defaults(name: str, defaults: dict, base: type = None) -> type:
     """A subclass of ``base`` (default :class:`CnnConfig`) whose fields default to ``defaults``.
@@ -211,7 +230,7 @@ class ImageCnnMethod(Method):
             if output:
                 return {"init": "normal", "std": 0.01, "bias": 0.0, "rng": rng, "xp": self.xp}
             return {"init": init, "bias": 0.0, "rng": rng, "xp": self.xp}
-        raise ConfigError(f"{self.name}: init={init!r}: choose paper, he or glorot")
+        raise ConfigError(f"{self.name}: init={init!r}: choose paper, he or glorot")  # a Config built by hand
 
     def conv(self, name: str, c_in: int, c_out: int, k: int, rng, *, stride: int = 1, padding: int = 0,
              groups: int = 1, bias_one: bool = False, relu: bool = True, bn: bool = False,
@@ -250,21 +269,12 @@ class ImageCnnMethod(Method):
 
     def build(self, c_in: int, n_classes: int) -> Sequential:
         """A fresh network on this method's device, initialised from ``self.seed``."""
-        if float(self.config.width) <= 0:
-            raise ConfigError(f"{self.name}: width={self.config.width} must be > 0")
         rng = np.random.default_rng([self.seed, 1])
         net = Sequential(self.layers(c_in, n_classes, rng))
         net.layers[0].need_input_grad = False  # nothing upstream of the first layer to train
         return net
 
     # -- input handling ------------------------------------------------------------------------------
-    def _check_config(self):
-        cfg = self.config
-        if cfg.normalize not in ("mean", "meanstd"):
-            raise ConfigError(f"{self.name}: normalize={cfg.normalize!r}: choose mean or meanstd")
-        if cfg.test_crops not in ("center", "ten"):
-            raise ConfigError(f"{self.name}: test_crops={cfg.test_crops!r}: choose center or ten")
-
     def _check_size(self, h: int, w: int, where: str):
         s = self.input_size  # non-square images are cropped square to min(h, w, s) first
         if min(h, w) * 2 < s:
@@ -297,7 +307,6 @@ class ImageCnnMethod(Method):
     # -- the contract ---------------------------------------------------------------------------------
     def fit(self, train, val=None):
         cfg = self.config
-        self._check_config()
         h, w, c = train.image_shape
         self._check_size(h, w, train.name)
         if val is None and cfg.val_fraction > 0:
