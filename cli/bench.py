@@ -11,10 +11,28 @@ import click
 from .ui import ui_of
 
 
+def _benchmarks_folder(given):
+    """The folder of ``speed_*.py`` scripts: ``--dir``, ./benchmarks, or the source checkout
+    histnet is installed from (an editable install); else one clear error line."""
+    import histnet
+
+    candidates = [Path(given)] if given else [Path("benchmarks"),
+                                              Path(histnet.__file__).resolve().parent.parent / "benchmarks"]
+    for c in candidates:
+        if c.is_dir() and any(c.glob("speed_*.py")):
+            return c
+    where = f"--dir {given}" if given else "./benchmarks (nor beside the installed histnet)"
+    raise click.ClickException(
+        f"no speed_*.py benchmarks in {where}: the benchmarks ship with the source, not the package; "
+        "run histnet bench from a checkout of histnet (git clone, then pip install '.[bench]'), or pass "
+        "--dir CHECKOUT/benchmarks")
+
+
 @click.command("bench", short_help="Run the speed benchmarks against the peer libraries.")
 @click.argument("names", nargs=-1)
-@click.option("--dir", "bench_dir", type=click.Path(exists=True, file_okay=False), default="benchmarks",
-              show_default=True, help="The benchmarks folder of a histnet source checkout.")
+@click.option("--dir", "bench_dir", type=click.Path(file_okay=False), default=None,
+              help="The benchmarks folder of a histnet source checkout (default: ./benchmarks, or the "
+                   "checkout histnet is installed from).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the table as Markdown here.")
 @click.pass_context
 def bench_command(ctx, names, bench_dir, out):
@@ -25,6 +43,7 @@ def bench_command(ctx, names, bench_dir, out):
     Needs the bench extra: pip install '.[bench]'.
     """
     ui = ui_of(ctx)
+    bench_dir = _benchmarks_folder(bench_dir)
     scripts = sorted(Path(bench_dir).glob("speed_*.py"))
     if names:
         scripts = [s for s in scripts if s.stem[len("speed_"):] in names]

@@ -60,6 +60,32 @@ class DatasetName(click.ParamType):
         self.fail(f"unknown data set {value!r}{hint} (known: {', '.join(names)}; or give a folder)", param, ctx)
 
 
+class CommaList(click.ParamType):
+    """A comma-separated list with at least one item; ``of=int`` makes each an integer.
+
+    ``--seeds x`` or ``--sizes ,`` is a usage error naming the option, not a traceback or
+    a silent default.
+    """
+
+    name = "LIST"
+
+    def __init__(self, of=str):
+        self.of = of
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        items = [v.strip() for v in str(value).split(",") if v.strip()]
+        if not items:
+            self.fail(f"{value!r} holds no item (expected a comma-separated list)", param, ctx)
+        if self.of is int:
+            bad = [v for v in items if not v.lstrip("-").isdigit()]
+            if bad:
+                self.fail(f"{bad[0]!r} is not an integer (expected e.g. 0,1,2)", param, ctx)
+            return [int(v) for v in items]
+        return items
+
+
 def csv_list(value):
     """``"a, b,"`` -> ``["a", "b"]``; an empty or missing value -> None."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None

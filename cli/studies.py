@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import click
 
-from .options import (csv_list, data_options, dataset_option, device_option, executor_options, figures_option,
+from .options import (CommaList, csv_list, data_options, dataset_option, device_option, executor_options, figures_option,
                       methods_option, out_option, profile_option, resume_option, root_option, seed_option,
                       set_option, test_n_per_class_option)
 from .runs import command_line, summary_line
@@ -76,12 +76,13 @@ def progression_command(ctx, dataset, root, data, profile, methods, until, devic
 @click.command("crossover", short_help="Accuracy against training images per class, per method.")
 @dataset_option()
 @root_option()
-@click.option("--sizes", default="10,30,100,300,all", show_default=True,
+@click.option("--sizes", type=CommaList(), default="10,30,100,300,all", show_default=True,
               help="Training images per class, comma-separated; `all` = the whole training split.")
 @methods_option("Methods to compare (`alexnet` = the variant that fits; default: those that join the crossover, "
                 "built in: pixels-svm, hog-svm, sift-fisher-svm and alexnet).")
 @test_n_per_class_option("Score on a stratified subset of N test images per class (default: the whole test split).")
-@click.option("--seeds", default="0", show_default=True, help="Seeds, comma-separated (error bars over seeds).")
+@click.option("--seeds", type=CommaList(int), default="0", show_default=True,
+              help="Seeds, comma-separated (error bars over seeds).")
 @profile_option()
 @device_option()
 @executor_options()
@@ -100,8 +101,8 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
 
     ui = ui_of(ctx)
     with usage_errors():
-        res = run_crossover(dataset, root=root, sizes=csv_list(sizes), methods=csv_list(methods),
-                            test_n_per_class=test_n_per_class, seeds=[int(s) for s in csv_list(seeds)],
+        res = run_crossover(dataset, root=root, sizes=sizes, methods=csv_list(methods),
+                            test_n_per_class=test_n_per_class, seeds=seeds,
                             profile=profile, device=device, executor=executor, scheduler=scheduler, out=out,
                             resume=resume, reuse_from=reuse_from, command=command_line(), progress=ui.progress,
                             notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))

@@ -46,7 +46,7 @@ from . import __version__
 from .backend import get_backend, to_host
 from .errors import HistnetError, NotLearningError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
-from .io import atomic_write, save_npz, write_json
+from .io import atomic_write, ensure_writable_folder, save_npz, write_json
 from .methods import get_method, make_config
 from .nn.health import health_warnings
 from .progress import ProgressCallback
@@ -208,7 +208,8 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
         rec = read_result(run_dir)
         rec["skipped"] = True
         return rec
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(out_dir, "--out")  # before any computing
+    ensure_writable_folder(run_dir, "run folder")
     started = time.time()
     record: dict = {
         "schema": SCHEMA,
@@ -295,7 +296,15 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             raise
         return record
     record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    write_json(run_dir / RESULT_FILE, record)
+    try:
+        write_json(run_dir / RESULT_FILE, record)
+    except OSError as e:  # the folder went away or read-only during the run: say what it found
+        raise HistnetError(
+            f"{run_dir / RESULT_FILE}: cannot write the record ({e.strerror or e}); the run finished with "
+            f"top-1 error {100 * record['top1_error']:.2f}%, top-5 "
+            f"{'n/a' if record['top5_error'] is None else format(100 * record['top5_error'], '.2f') + '%'}"
+            f" (fit {record['timing']['fit_s']:.1f} s); make the folder writable and run again with --resume"
+            " (a trained net continues from its checkpoint)") from None
     return record
 
 
@@ -324,8 +333,7 @@ def run_grid(specs: Iterable[JobSpec], out_dir, *, resume: bool = False, executo
         Called with each record as it completes (the CLI prints a line per job).
     """
     specs = list(specs)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_writable_folder(out_dir, "--out")
     command = command if command is not None else " ".join(sys.argv)
     if executor == "local":
         records = []

@@ -26,6 +26,7 @@ def atomic_write(path, mode="wb"):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a result is for others to read too
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -36,6 +37,39 @@ def atomic_write(path, mode="wb"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def ensure_writable_folder(path, what: str = "--out") -> Path:
+    """Create ``path`` (and its parents) if needed and check that files can be written in it.
+
+    Called before any computing, so that a run does not train for an hour and then find it
+    cannot write its record.
+
+    Raises
+    ------
+    HistnetError
+        One line naming ``what`` and ``path``: it is (under) a file, or not writable.
+    """
+    from .errors import HistnetError
+
+    path = Path(path)
+    for parent in [path, *path.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise HistnetError(f"{what} {path}: {parent} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".histnet-write-test.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise HistnetError(f"{what} {path}: cannot write there ({e.strerror or e})") from None
+    return path
 
 
 def json_default(o):
@@ -83,10 +117,38 @@ def save_npz(path, arrays: dict) -> None:
         np.savez(f, **arrays)
 
 
-def load_npz(path) -> dict:
-    """Read an ``.npz`` written by :func:`save_npz`, with ``allow_pickle=False``."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+def load_npz(path, what: str = ".npz file") -> dict:
+    """Read an ``.npz`` written by :func:`save_npz`, with ``allow_pickle=False``.
+
+    Raises
+    ------
+    CheckpointError
+        One line naming ``path`` and what is wrong with it (missing, empty, truncated,
+        not an ``.npz``, or holding pickled objects, which histnet never loads), never
+        numpy's own advice to load it with pickles allowed.
+    """
+    import zipfile
+
+    from .errors import CheckpointError
+
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path}: this {what} is empty (0 bytes)")
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise CheckpointError(f"{path}: not a histnet {what} (a bare array, not an .npz archive)")
+            return {k: z[k] for k in z.files}
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, EOFError) as e:
+        raise CheckpointError(f"{path}: this {what} is truncated or not an .npz archive ({e})") from None
+    except ValueError as e:
+        why = ("it holds pickled objects, which histnet never loads" if "pickle" in str(e)
+               else f"not an .npz archive: {e}")
+        raise CheckpointError(f"{path}: not a histnet {what} ({why})") from None
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read this {what} ({e.strerror or e})") from None
 
 
 def cache_root() -> Path:

@@ -27,6 +27,7 @@ import pandas as pd
 from .backend import to_host
 from .errors import HistnetError
 from .history import HISTORICAL_JUMP, history_for, published
+from .io import ensure_writable_folder
 from .tiles import tile_images
 
 # -- reading records ------------------------------------------------------------------------
@@ -48,14 +49,39 @@ def find_results(paths: Iterable) -> list[Path]:
     return found
 
 
+#: The fields a table reads, and the JSON types each may have (None: may be null or missing).
+_RECORD_FIELDS = {"method": (str,), "status": (str,), "seed": (int,), "year": (int,), "family": (str,),
+                  "paper": (str,), "run_id": (str,), "profile": (str,), "top1_error": (int, float),
+                  "top5_error": (int, float), "dataset": (dict,), "timing": (dict,), "describe": (dict,),
+                  "memory": (dict,), "metrics": (dict,), "data_options": (dict,), "overrides": (dict,),
+                  "learning_curve": (list,), "warnings": (list,), "error": (str,)}
+
+
+def check_record(rec, path) -> dict:
+    """``rec`` if it is a result record a table can read, else one :class:`HistnetError` line
+    naming the file and the field."""
+    if not isinstance(rec, dict):
+        raise HistnetError(f"{path}: not a result record (a JSON {type(rec).__name__}, expected an object)")
+    if not isinstance(rec.get("method"), str):
+        raise HistnetError(f"{path}: not a result record (no method name)")
+    for key, types in _RECORD_FIELDS.items():
+        v = rec.get(key)
+        if v is not None and (not isinstance(v, types) or isinstance(v, bool)):
+            want = " or ".join(t.__name__ for t in types)
+            raise HistnetError(f"{path}: field {key!r} is a {type(v).__name__}, expected {want}")
+    return rec
+
+
 def load_records(paths: Iterable) -> list[dict]:
-    """Read every record under ``paths`` (unreadable files are reported, not skipped silently)."""
+    """Read every record under ``paths`` (unreadable or malformed files are one error line
+    naming the file, never skipped silently)."""
     records = []
     for f in find_results(paths):
         try:
             rec = json.loads(f.read_text())
-        except ValueError as e:
+        except (OSError, ValueError) as e:
             raise HistnetError(f"{f}: not a valid result record ({e})") from None
+        rec = check_record(rec, f)
         rec["_path"] = str(f.parent)
         records.append(rec)
     return records
@@ -601,7 +627,7 @@ def write_report(records: Sequence[dict], out_dir, dataset: Optional[str] = None
     dataset = dataset or ", ".join(sorted(set(df["dataset"].dropna().astype(str)))) or "?"
     table = side_by_side(df)
     jump = the_jump(df)
-    out_dir = Path(out_dir)
+    out_dir = ensure_writable_folder(out_dir, "--out")
     paths = write_tables(table, out_dir, stem, caption=f"histnet on {dataset}. {jump_line(jump)}")
     several_sets, _ = _varies(df)
     if figures:

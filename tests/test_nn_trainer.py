@@ -8,7 +8,7 @@ from histnet.backend import FLOAT, get_backend, to_device
 from histnet.data import ArrayDataset
 from histnet.errors import CheckpointError, DivergenceError
 from histnet.io import load_npz
-from histnet.nn import (SGD, Dropout, Linear, OneCycleLR, PlateauLR, ReLU, Sequential, Sigmoid,
+from histnet.nn import (SGD, ConstantLR, Dropout, Linear, OneCycleLR, PlateauLR, ReLU, Sequential, Sigmoid,
                         Trainer)
 
 
@@ -157,3 +157,22 @@ def test_periodic_checkpoints_and_eta(tmp_path):
     t.fit((X, y), None, epochs=2, batch_size=16, checkpoint_path=ck)
     assert (0, 1) in saved and (0, 3) in saved and (2, 0) in saved  # mid-epoch and after each epoch
     assert events[0].eta is not None and events[0].eta > 0 and events[3].eta == 0
+
+
+def test_a_diverging_run_keeps_the_checkpoint_from_before_the_loss_blew_up(tmp_path):
+    X, y = _data()
+    m = Sequential([Linear(8, 16, rng=0), ReLU(), Linear(16, 16, rng=1), ReLU(), Linear(16, 3, rng=2)])
+    ck = tmp_path / "c.npz"
+    # a sane first epoch, then a learning rate far too high: the loss grows (finite) for
+    # epochs before anything is NaN; checkpoints are due after every batch
+    t = Trainer(m, SGD(m, lr=0.05, momentum=0.9), ConstantLR(0.05), checkpoint_every_s=0.0)
+    t.fit((X, y), None, epochs=1, batch_size=16, seed=0, checkpoint_path=ck)
+    good = {k: v.copy() for k, v in load_npz(ck).items() if k.startswith("model/")}
+    hot = Trainer(m, SGD(m, lr=10.0, momentum=0.9), ConstantLR(10.0), checkpoint_every_s=0.0)
+    with pytest.raises(DivergenceError, match="last good checkpoint kept at .*before the loss left") as e:
+        hot.fit((X, y), None, epochs=50, batch_size=16, seed=0, checkpoint_path=ck, resume=True)
+    assert "Traceback" not in str(e.value)
+    kept = load_npz(ck)
+    biggest = max(float(np.abs(v).max()) for k, v in kept.items() if k.startswith("model/"))
+    assert biggest < 1e3, biggest  # not the exploded weights
+    assert max(float(np.abs(v).max()) for v in good.values()) < 1e3

@@ -128,10 +128,10 @@ class Method:
     @classmethod
     def load(cls, path, backend="cpu") -> "Method":
         try:
-            data = load_npz(path)
+            data = load_npz(path, "model file")
             meta = json.loads(str(data.pop("meta")))
-        except (OSError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{path}: not a histnet model file ({e})") from None
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f"{path}: not a histnet model file ({type(e).__name__}: {e})") from None
         if meta.get("method") != cls.name:
             raise CheckpointError(f"{path}: holds a {meta.get('method')!r} model, not {cls.name!r}")
         obj = cls(make_config(cls, meta["config"]), backend=backend)

@@ -198,7 +198,10 @@ class DBNMethod(Method):
         recipe = json.loads(json.dumps(recipe))
         rbms = []
         if path is not None and self.resume and path.exists():
-            state = load_npz(path)
+            try:
+                state = load_npz(path, "pretraining checkpoint")
+            except CheckpointError as e:
+                raise CheckpointError(f"{e}; run the command again without --resume, or delete the file") from None
             saved = json.loads(str(state.get("rbm/recipe", "{}")))
             if saved != recipe:
                 diff = sorted(k for k in set(saved) | set(recipe) if saved.get(k) != recipe.get(k))

@@ -180,6 +180,10 @@ class Trainer:
             self.load_checkpoint(path)
 
         last_save = time.perf_counter()
+        # overflow on the way to a NaN is reported as a DivergenceError naming the step and
+        # layer; numpy's own RuntimeWarnings would only print raw lines before that one
+        errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        errstate.__enter__()
         try:
             while self.epoch < epochs:
                 t_epoch = time.perf_counter() - self.sums["seconds"]
@@ -191,7 +195,8 @@ class Trainer:
                     self.batch += 1
                     self.step += 1
                     self.sums["seconds"] = time.perf_counter() - t_epoch
-                    if path is not None and time.perf_counter() - last_save > self.checkpoint_every_s:
+                    if path is not None and time.perf_counter() - last_save > self.checkpoint_every_s \
+                            and self._loss_in_normal_range():
                         self.save_checkpoint(path)
                         last_save = time.perf_counter()
                     if self.progress is not None:
@@ -206,8 +211,9 @@ class Trainer:
                 # at the end, and at an epoch end once the interval has passed: not after every
                 # epoch, which on a 1-batch epoch (a small crossover set) would cost more than it
                 # trains
-                if path is not None and (self.epoch >= epochs or stuck
-                                         or time.perf_counter() - last_save > self.checkpoint_every_s):
+                normal = self._epoch_loss_in_normal_range()
+                if path is not None and (self.epoch >= epochs or stuck or (
+                        normal and time.perf_counter() - last_save > self.checkpoint_every_s)):
                     self.save_checkpoint(path)
                     last_save = time.perf_counter()
                 if stuck:
@@ -216,7 +222,37 @@ class Trainer:
             if path is not None:
                 self.save_checkpoint(path)
             raise
+        finally:
+            errstate.__exit__(None, None, None)
         return self.history
+
+    def _epoch_loss_in_normal_range(self) -> bool:
+        """:meth:`_loss_in_normal_range` for the epoch just finished (its record, not the sums)."""
+        if not self.history:
+            return True
+        last, earlier = self.history[-1], self.history[:-1]
+        loss = last.get("train_loss")
+        if loss is None:
+            return True
+        best = min((h["train_loss"] for h in earlier if h.get("train_loss") is not None), default=None)
+        chance = math.log(self.n_classes) if self.n_classes >= 2 else 0.0
+        return math.isfinite(loss) and loss <= 2 * max(chance, best if best is not None else chance, 1e-3)
+
+    def _loss_in_normal_range(self) -> bool:
+        """Whether the running loss of this epoch is one worth checkpointing.
+
+        A diverging run's loss first grows, finite, for a while before it becomes NaN; a
+        checkpoint written then holds weights that have already exploded. Normal: at most
+        twice the larger of ln K (chance) and the best epoch loss so far.
+        """
+        s = self.sums
+        if not s["count"]:
+            return True
+        loss = s["loss"] / s["count"]
+        best = min((h["train_loss"] for h in self.history if h.get("train_loss") is not None), default=None)
+        chance = math.log(self.n_classes) if self.n_classes >= 2 else 0.0
+        limit = 2 * max(chance, best if best is not None else chance, 1e-3)
+        return math.isfinite(loss) and loss <= limit
 
     def _train_step(self, images, labels):
         rng = np.random.default_rng([self.seed, self.epoch, self.batch])
@@ -302,9 +338,13 @@ class Trainer:
         if total is None or math.isfinite(float(total)):
             return
         bad = [n for n, _, g in self.model.parameters() if not bool(xp.isfinite(g).all())]
+        if bad:
+            what = f"gradient of {bad[0]} is not finite"
+        else:  # every entry finite, but their squares overflow: the largest names the layer
+            name = max(self.model.parameters(), key=lambda t: float(xp.abs(t[2]).max()))[0]
+            what = f"gradient norm overflows (largest entries in {name})"
         raise DivergenceError(f"training diverged at step {self.step + 1} (epoch {self.epoch + 1}, "
-                              f"batch {self.batch + 1}): gradient of {bad[0] if bad else '?'} is not finite"
-                              f"{self._kept()}")
+                              f"batch {self.batch + 1}): {what}{self._kept()}")
 
     def _divergence_message(self, x, what):
         xp = self.xp
@@ -325,7 +365,13 @@ class Trainer:
 
     def _kept(self):
         p = getattr(self, "_last_checkpoint", None)
-        return f"; last good checkpoint kept at {p}" if p else ""
+        if not p:
+            return ""
+        e, b = getattr(self, "_last_checkpoint_at", (None, None))
+        when = "" if e is None else (f"saved at the end of epoch {e}" if b == 0 else
+                                     f"saved in epoch {e + 1} after batch {b}")
+        return (f"; last good checkpoint kept at {p} ({when}{', ' if when else ''}"
+                "before the loss left its normal range)")
 
     # -- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self, path) -> None:
@@ -344,14 +390,18 @@ class Trainer:
         arrays["meta"] = np.array(json.dumps(meta))
         save_npz(path, arrays)
         self._last_checkpoint = str(path)
+        self._last_checkpoint_at = (self.epoch, self.batch)
 
     def load_checkpoint(self, path) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` for this network and run."""
         try:
-            data = load_npz(path)
+            data = load_npz(path, "training checkpoint")
             meta = json.loads(str(data.pop("meta")))
-        except (OSError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{path}: not a histnet training checkpoint ({e})") from None
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}; run the command again without --resume, or delete the file") from None
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f"{path}: not a histnet training checkpoint ({type(e).__name__}: {e}); "
+                                  "run the command again without --resume, or delete the file") from None
         if meta.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{path}: not a histnet training checkpoint (format {meta.get('format')!r})")
         check_signature(self.model.signature(), {k: tuple(v) for k, v in meta["signature"].items()}, str(path))
