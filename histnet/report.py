@@ -252,14 +252,16 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+_LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$"}
+_LATEX_SPECIAL = re.compile("|".join(re.escape(k) for k in _LATEX_ESCAPES))
+
+
 def to_latex(table: pd.DataFrame, caption: str = "") -> str:
     """A LaTeX ``tabular`` (booktabs rules) for the table."""
     def esc(s):
-        s = str(s)
-        for a, b in [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                     ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("±", r"$\pm$"), ("~", r"\~{}")]:
-            s = s.replace(a, b) if a != "\\" else s.replace(a, b)
-        return s
+        # one pass, so the braces of an escape just written are not escaped again
+        return _LATEX_SPECIAL.sub(lambda m: _LATEX_ESCAPES[m.group(0)], str(s))
     cols = list(table.columns)
     out = [r"\begin{table}[ht]", r"\centering", r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule",
            " & ".join(esc(c) for c in cols) + r" \\", r"\midrule"]

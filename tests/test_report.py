@@ -207,3 +207,9 @@ def test_histnet_report_on_the_committed_crossover(tmp_path):
     assert res.exit_code == 0, res.output
     assert "n_per_class=1000" in res.output and "seeds" not in res.output
     assert "not one comparison" in res.output
+
+
+def test_latex_escapes_each_special_character_once():
+    table = pd.DataFrame({"method": ["a\\b {c} 5% d_e ~f ^g #h &i $j"]})
+    body = report.to_latex(table).splitlines()[6]
+    assert body == (r"a\textbackslash{}b \{c\} 5\% d\_e \textasciitilde{}f \textasciicircum{}g \#h \&i \$j \\")
