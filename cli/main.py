@@ -20,9 +20,12 @@ import click
 from histnet import __version__
 
 from .bench import bench_command
+from .cache import cache_group
 from .datasets import datasets_group
+from .history import history_command
 from .methods import methods_group
 from .options import CONTEXT
+from .predict import predict_command
 from .runs import report_command, run_command
 from .studies import cost_command, crossover_command, progression_command
 from .ui import HistnetGroup, Ui
@@ -63,12 +66,14 @@ def cli(ctx, quiet, progress):
       histnet progression            every method on the built-in mnist5k, one table
       histnet methods list           what can run
       histnet run hog-svm --dataset mnist5k
+      histnet predict runs/RUN photo.jpg  classify images with a trained model
     """
     ctx.obj = Ui(quiet=quiet, progress=progress)
 
 
 for _command in (datasets_group, methods_group, run_command, report_command, progression_command,
-                 crossover_command, cost_command, bench_command):
+                 crossover_command, cost_command, bench_command, cache_group, predict_command,
+                 history_command):
     cli.add_command(_command)
 
 

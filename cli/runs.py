@@ -44,8 +44,11 @@ def summary_line(rec: dict) -> str:
 @out_option("Folder for run folders (each holds result.json and checkpoints).", default="runs")
 @resume_option("Skip a finished identical run; continue an interrupted one from its checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as one JSON object on stdout.")
+@click.option("--save/--no-save", "save_model", default=True, show_default=True,
+              help="Keep the fitted model as model.npz in the run folder (for histnet predict).")
 @click.pass_context
-def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, config_file, out, resume, as_json):
+def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, config_file, out, resume, as_json,
+                save_model):
     """Train METHOD on the training split of DATASET and score it on the test split.
 
     The record (metrics, timings, config, versions, machine, this command line) is
@@ -60,7 +63,7 @@ def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, c
     overrides.update(parse_overrides(sets))
     make_config(get_method(method), overrides, profile)  # a bad --set fails here, before any folder is made
     spec = JobSpec(method=method, dataset=dataset, seed=seed, profile=profile, overrides=overrides, root=root,
-                   device=device, data=data)
+                   device=device, data=data, save_model=save_model)
     rec = run_job(spec, out, resume=resume, progress=ui.progress, notify=ui.note, command=command_line())
     record_path = Path(out) / spec.run_id() / "result.json"
     if as_json:
@@ -71,7 +74,7 @@ def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, c
         raise click.ClickException(f"{rec.get('error')} (record: {record_path})")
     else:
         click.echo(summary_line(rec))
-        ui.note(f"record: {record_path}")
+        ui.note(f"record: {record_path}" + (f"; model: {record_path.parent / rec['model']}" if rec.get("model") else ""))
 
 
 @click.command("report", short_help="Side-by-side table (and figures) of run folders.")

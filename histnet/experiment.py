@@ -16,6 +16,10 @@ fits it, scores the test split with :func:`histnet.evaluate.evaluate`, and write
 ``<out>/<run_id>/figures.npz``
     arrays the method offers for drawing (filters, HOG pictures), if any.
 
+``<out>/<run_id>/model.npz``
+    the fitted model (:meth:`Method.save`, with the class names and training image shape
+    ``histnet predict`` needs), unless ``JobSpec.save_model`` is off.
+
 :func:`run_grid` runs many jobs, in order, locally or on a Dask cluster, skipping
 those whose ``result.json`` says ``"status": "ok"`` when ``resume`` is set. A job that
 fails writes a record with ``"status": "failed"`` and the one-line reason, and the
@@ -82,6 +86,8 @@ class JobSpec:
         ``n_per_class``, ``test_n_per_class``, ``val_fraction``, ``skip_bad``).
     tag : str
         Free label stored in the record (e.g. ``"progression"``).
+    save_model : bool
+        Keep the fitted model as ``model.npz`` in the run folder (not part of the run id).
     """
 
     method: str
@@ -93,6 +99,7 @@ class JobSpec:
     device: str = "cpu"
     data: dict = field(default_factory=dict)
     tag: str = ""
+    save_model: bool = True
 
     def dataset_slug(self) -> str:
         name = Path(self.dataset).name if ("/" in self.dataset or Path(self.dataset).exists()) else self.dataset
@@ -192,6 +199,20 @@ def predict_in_batches(method, dataset, batch_size: int = 500) -> np.ndarray:
     return np.concatenate(parts, axis=0)
 
 
+MODEL_FILE = "model.npz"
+
+
+def _save_model(method, run_dir: Path, splits) -> Optional[str]:
+    """Save the fitted model beside its record (``model.npz``); None for a method that cannot."""
+    info = {"class_names": list(splits.train.class_names), "image_shape": list(splits.train.image_shape),
+            "dataset": splits.train.name}
+    try:
+        method.save(run_dir / MODEL_FILE, info=info)
+    except NotImplementedError:  # a plug-in without get_state: it runs, it just is not kept
+        return None
+    return MODEL_FILE
+
+
 def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[ProgressCallback] = None,
             command: Optional[str] = None, notify: Optional[Callable[[str], None]] = None,
             raise_errors: bool = False) -> dict:
@@ -247,7 +268,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             "train_checksum": splits.train.provenance.get("checksum"),
         }
         method = method_cls(config, backend=backend, seed=spec.seed, progress=progress,
-                            workdir=run_dir, resume=resume)
+                            workdir=run_dir, resume=resume, notify=notify)
         with Stopwatch() as fit_t:
             method.fit(splits.train, splits.val)
         with Stopwatch() as pred_t:
@@ -277,6 +298,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
         figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
         if figs:
             save_npz(run_dir / "figures.npz", figs)
+        record["model"] = _save_model(method, run_dir, splits) if spec.save_model else None
     except (HistnetError, KeyboardInterrupt) as e:
         interrupted = isinstance(e, KeyboardInterrupt)
         record.update(status="interrupted" if interrupted else "failed",

@@ -75,6 +75,39 @@ def history_for(method: str, dataset: Optional[str] = None) -> str:
     return "; ".join(_describe(rows.loc[k]) for k in (same or keys[:1]))
 
 
+def history_table(benchmark: Optional[str] = None) -> pd.DataFrame:
+    """The published results as a readable table (year, benchmark, entry, error, citation),
+    those whose benchmark starts with ``benchmark`` (case-insensitive) when given.
+
+    Raises
+    ------
+    ValueError
+        No published result on that benchmark (the message lists the benchmarks there are).
+    """
+    df = published()
+    if benchmark:
+        keep = df["benchmark"].str.lower().str.startswith(benchmark.lower())
+        if not keep.any():
+            raise ValueError(f"no published result on {benchmark!r}; benchmarks: "
+                             + ", ".join(sorted(df["benchmark"].unique())))
+        df = df[keep]
+
+    def error(row):
+        parts = []
+        if pd.notna(row["top1_error"]):
+            parts.append(f"top-1 {100 * row['top1_error']:.3g}%")
+        if pd.notna(row["top5_error"]):
+            parts.append(f"top-5 {100 * row['top5_error']:.3g}%")
+        if pd.notna(row["error"]):
+            parts.append(f"{100 * row['error']:.3g}%")
+        return ", ".join(parts)
+
+    out = pd.DataFrame({"year": df["year"].astype(int), "benchmark": df["benchmark"], "entry": df["entry"],
+                        "error": df.apply(error, axis=1), "note": df["note"].fillna(""),
+                        "citation": df["citation"]})
+    return out.sort_values(["year", "benchmark"], kind="stable").reset_index(drop=True)
+
+
 def ilsvrc_winners() -> pd.DataFrame:
     """ILSVRC 2010-2012 entries on the official test sets (year, entry, top-5 error)."""
     df = published()

@@ -132,3 +132,137 @@ def test_hog_svm_second_fit_reads_cached_features(monkeypatch, tmp_path):
     assert calls == [30, 30]                    # another HOG parameter: extracted again
     cls(make_config(cls, {"cache_features": False}, profile="quick")).fit(train)
     assert calls == [30, 30, 30]
+
+
+# -- verification: a damaged entry is deleted, recomputed once, and reported in one line -----------
+def _zero_data(path):
+    """Overwrite the array bytes with zeros, keeping the header (only the checksum can tell)."""
+    arr = np.load(path, mmap_mode="r")
+    offset, nbytes = arr.offset, arr.nbytes
+    del arr
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(b"\0" * nbytes)
+
+
+def _wrong_shape(path):
+    np.save(path, np.ones((4, 3), np.float32))
+
+
+def _wrong_dtype(path):
+    np.save(path, np.arange(12, dtype=np.float32).reshape(3, 4).view(np.int32))
+
+
+def _truncate(path):
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 8)
+
+
+def _pad(path):
+    with open(path, "ab") as f:
+        f.write(b"\0" * 8)
+
+
+def _not_npy(path):
+    path.write_bytes(b"not an npy file")
+
+
+def _old_json(path):
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps({"key": meta["key"], "shape": meta["shape"], "dtype": meta["dtype"]}))
+
+
+def _corrupt_json(path):
+    path.with_suffix(".json").write_text('{"key": {"feature": ')
+
+
+def _no_json(path):
+    path.with_suffix(".json").unlink()
+
+
+def _other_key_json(path):
+    side = path.with_suffix(".json")
+    meta = json.loads(side.read_text())
+    side.write_text(json.dumps({**meta, "digest": key_digest({"feature": "someone-else"})}))
+
+
+@pytest.mark.parametrize("damage", [_zero_data, _wrong_shape, _wrong_dtype, _truncate, _pad, _not_npy,
+                                    _old_json, _corrupt_json, _no_json, _other_key_json])
+def test_an_entry_that_does_not_verify_is_recomputed_exactly_once(tmp_path, recwarn, damage):
+    notes = []
+    cache = FeatureCache(tmp_path, notify=notes.append)
+    key = {"feature": "verify", "data": "abc"}
+    good = np.arange(12, dtype=np.float32).reshape(3, 4) + 1
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return good
+
+    cache.get_or_compute(key, compute)
+    damage(cache.path_for(key))
+    out = cache.get_or_compute(key, compute)
+    assert len(calls) == 2 and cache.invalid == 1
+    np.testing.assert_array_equal(out, good)
+    again = FeatureCache(tmp_path, notify=notes.append).get_or_compute(key, compute)  # a later run
+    np.testing.assert_array_equal(again, good)
+    assert len(calls) == 2                                    # recomputed once, then trusted again
+    assert len(notes) == 1 and "\n" not in notes[0] and cache.path_for(key).name in notes[0]
+    assert "computing it again" in notes[0]
+    assert not [w for w in recwarn.list]                      # no Python warnings
+
+
+def test_get_deletes_an_entry_that_does_not_verify(tmp_path):
+    notes = []
+    cache = FeatureCache(tmp_path, notify=notes.append)
+    key = {"feature": "gone"}
+    cache.put(key, np.ones(4))
+    assert cache.get(key) is not None and notes == []
+    _zero_data(cache.path_for(key))
+    assert cache.get(key) is None
+    assert "checksum" in notes[0] and key not in cache
+    assert not cache.path_for(key).exists() and not cache.path_for(key).with_suffix(".json").exists()
+
+
+def test_without_notify_a_bad_entry_is_recomputed_silently(tmp_path, capsys):
+    cache = FeatureCache(tmp_path)
+    key = {"feature": "quiet"}
+    cache.put(key, np.ones(3))
+    _truncate(cache.path_for(key))
+    assert cache.get_or_compute(key, lambda: np.full(3, 2.0)).tolist() == [2.0] * 3
+    assert capsys.readouterr() == ("", "")
+
+
+def test_json_records_shape_dtype_and_a_checksum_of_the_bytes(tmp_path):
+    from histnet.features.feature_cache import FORMAT_VERSION, array_checksum, file_checksum
+
+    cache = FeatureCache(tmp_path)
+    fortran = np.asfortranarray(np.arange(24, dtype=np.int16).reshape(4, 6))
+    path = cache.path_for({"feature": "f"})
+    out = cache.put({"feature": "f"}, fortran)
+    np.testing.assert_array_equal(out, fortran)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["format"] == FORMAT_VERSION and meta["shape"] == [4, 6] and meta["dtype"] == "int16"
+    assert meta["checksum"] == array_checksum(fortran) == file_checksum(path, out.offset)
+    assert meta["checksum"].startswith("blake2b-256:")
+    assert array_checksum(np.zeros((4, 6), np.int16)) != meta["checksum"]
+    for odd in (np.float64(3.5), np.zeros((0, 5), np.float32)):   # scalar and empty arrays round-trip
+        got = cache.get_or_compute({"feature": "odd", "shape": list(np.shape(odd))}, lambda: odd)
+        again = cache.get({"feature": "odd", "shape": list(np.shape(odd))})
+        assert again is not None and again.shape == np.shape(odd) and np.array_equal(got, odd)
+    nan_key = {"feature": "nan", "params": {"tol": float("nan"), "max": float("inf")}}
+    cache.put(nan_key, np.ones(2))
+    assert cache.get(nan_key) is not None                 # JSON writes NaN as null; the digest still matches
+
+
+def test_clear_unlinks_links_without_following_them(tmp_path):
+    outside = tmp_path / "outside.npy"
+    np.save(outside, np.ones(3))
+    cache = FeatureCache(tmp_path / "cache")
+    cache.put({"feature": "a"}, np.zeros(2))
+    (cache.directory / f"planted-{'0' * 24}.npy").symlink_to(outside)
+    (cache.directory / "unrelated.txt").write_text("not ours")
+    assert cache.clear() == 2
+    assert outside.is_file() and np.load(outside).tolist() == [1.0] * 3
+    assert (cache.directory / "unrelated.txt").is_file()

@@ -223,7 +223,7 @@ class SiftPipelineMethod(FeatureSvmMethod):
         """Sample descriptors and fit the codebook (or read it from the feature cache)."""
         rng = host_rng(self.seed)
         if self._caches():  # $HISTNET_CACHE/features: shared across runs, so a new C reuses it
-            packed = FeatureCache().get_or_compute(self.cache_key(train, "codebook"),
+            packed = FeatureCache(notify=self.notify).get_or_compute(self.cache_key(train, "codebook"),
                                                    lambda: self._fit_codebook_arrays(train, rng))
         else:
             packed = self._fit_codebook_arrays(train, rng)

@@ -76,7 +76,7 @@ class Method:
 
     def __init__(self, config=None, *, backend: Backend | str = "cpu", seed: int = 0,
                  progress: Optional[ProgressCallback] = None, workdir: Optional[Path] = None,
-                 resume: bool = False):
+                 resume: bool = False, notify=None):
         self.config = config if config is not None else self.Config()
         self.backend = get_backend(backend)
         self.seed = seed
@@ -85,6 +85,8 @@ class Method:
         # resume: continue from a checkpoint in workdir if one exists.
         self.workdir = Path(workdir) if workdir is not None else None
         self.resume = resume
+        # notify: one-line notes for the user (a cache entry recomputed, ...); None is silence
+        self.notify = notify
 
     @property
     def xp(self):
@@ -119,10 +121,13 @@ class Method:
         return {}
 
     # -- save / load ---------------------------------------------------------------------
-    def save(self, path) -> None:
+    def save(self, path, info: Optional[dict] = None) -> None:
+        """Write the fitted model: its state arrays and, as JSON, the method, config and ``info``
+        (what ``histnet predict`` needs: ``class_names``, the training ``image_shape``, the
+        data set), in one ``.npz`` without pickles."""
         state = {f"state/{k}": np.asarray(v) for k, v in self.get_state().items()}
-        meta = {"method": self.name, "config": dataclasses.asdict(self.config)}
-        state["meta"] = np.array(json.dumps(meta))
+        meta = {"method": self.name, "config": dataclasses.asdict(self.config), "info": info or {}}
+        state["meta"] = np.array(json.dumps(meta, default=str))
         save_npz(path, state)
 
     @classmethod
@@ -136,4 +141,5 @@ class Method:
             raise CheckpointError(f"{path}: holds a {meta.get('method')!r} model, not {cls.name!r}")
         obj = cls(make_config(cls, meta["config"]), backend=backend)
         obj.set_state({k[len("state/"):]: v for k, v in data.items()})
+        obj.info_ = dict(meta.get("info") or {})
         return obj

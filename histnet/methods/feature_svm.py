@@ -178,7 +178,7 @@ class FeatureSvmMethod(Method):
         if owned:
             feats = self.extract_dataset(train)
         else:
-            feats = FeatureCache().get_or_compute(self.cache_key(train), lambda: self.extract_dataset(train))
+            feats = FeatureCache(notify=self.notify).get_or_compute(self.cache_key(train), lambda: self.extract_dataset(train))
         X = to_device(np.asarray(feats, dtype=self.feature_dtype), self.xp)
         self.scaler_ = None
         if self._standardizes():
