@@ -143,6 +143,7 @@ def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
             "error": r.get("error"),
             "warnings": "; ".join(r.get("warnings") or []),
             "run_id": r.get("run_id"),
+            "finished": r.get("finished") or r.get("started"),
             "experiment": experiment_key(r),
             "setting": setting_of(r),
             "path": r.get("_path"),
@@ -365,9 +366,20 @@ def _save(fig, out_base: Path) -> list[Path]:
     return paths
 
 
-def caption_text(dataset: str, extra: str = "") -> str:
-    today = _dt.date.today().isoformat()
-    return f"histnet run on {dataset}, {today}" + (f"; {extra}" if extra else "")
+def run_date(runs) -> str:
+    """The day the latest of ``runs`` (records, or a frame of them) finished, ``YYYY-MM-DD``;
+    today for runs that carry no date."""
+    if isinstance(runs, pd.DataFrame):
+        stamps = list(runs["finished"].dropna()) if "finished" in runs else []
+    else:
+        stamps = [r.get("finished") or r.get("started") for r in runs if isinstance(r, dict)]
+    stamps = [str(t)[:10] for t in stamps if t]
+    return max(stamps) if stamps else _dt.date.today().isoformat()
+
+
+def caption_text(dataset: str, extra: str = "", when: Optional[str] = None) -> str:
+    """The caption line of a figure: the data set and the day the runs finished (not today)."""
+    return f"histnet run on {dataset}, {when or _dt.date.today().isoformat()}" + (f"; {extra}" if extra else "")
 
 
 def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
@@ -416,7 +428,7 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     last = table["year"].max() if len(table) else None
     fig.suptitle("The road to AlexNet: history beside this reproduction" if last is None or pd.isna(last)
                  or last <= 2012 else "From hand-crafted features to residual nets: history beside this reproduction")
-    _caption(fig, caption_text(dataset) + "\n" + jump_line(the_jump(df)))
+    _caption(fig, caption_text(dataset, when=run_date(df)) + "\n" + jump_line(the_jump(df)))
     return _save(fig, Path(out_base))
 
 
@@ -453,7 +465,7 @@ def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> lis
     if ax_loss.get_legend_handles_labels()[0]:
         ax_loss.legend(fontsize=8)
     fig.suptitle("Learning curves")
-    _caption(fig, caption_text(dataset))
+    _caption(fig, caption_text(dataset, when=run_date(records)))
     return _save(fig, Path(out_base))
 
 
@@ -479,7 +491,7 @@ def plot_confusions(records: Sequence[dict], out_base, dataset: str) -> list[Pat
         ax.axis("off")
     fig.colorbar(im, ax=axes[:n].tolist(), shrink=0.7, label="% of true class")
     fig.suptitle("Confusion matrices")
-    _caption(fig, caption_text(dataset))
+    _caption(fig, caption_text(dataset, when=run_date(records)))
     return _save(fig, Path(out_base))
 
 
@@ -510,7 +522,8 @@ def plot_filters(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
     for ax in axes[n:]:
         ax.axis("off")
     fig.suptitle("First layers and hand-crafted features")
-    _caption(fig, caption_text(dataset, "pixel values scaled to the full grey range per panel"))
+    _caption(fig, caption_text(dataset, "pixel values scaled to the full grey range per panel",
+                               when=run_date(records)))
     return _save(fig, Path(out_base))
 
 
@@ -631,7 +644,7 @@ def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Scale matters: accuracy against training-set size")
     ax.legend(fontsize=8)
-    _caption(fig, caption_text(dataset) + "\n" + textwrap.fill(crossover_line(point), 120))
+    _caption(fig, caption_text(dataset, when=run_date(df)) + "\n" + textwrap.fill(crossover_line(point), 120))
     return _save(fig, Path(out_base))
 
 

@@ -213,3 +213,11 @@ def test_latex_escapes_each_special_character_once():
     table = pd.DataFrame({"method": ["a\\b {c} 5% d_e ~f ^g #h &i $j"]})
     body = report.to_latex(table).splitlines()[6]
     assert body == (r"a\textbackslash{}b \{c\} 5\% d\_e \textasciitilde{}f \textasciicircum{}g \#h \&i \$j \\")
+
+
+def test_figure_captions_carry_the_day_the_runs_finished():
+    recs = [dict(record("hog-svm", "hand-crafted", 2005, 0.3), finished="2026-11-30T10:00:00Z"),
+            dict(record("alexnet-cifar", "cnn", 2012, 0.2), finished="2026-11-29T10:00:00Z")]
+    assert report.run_date(recs) == "2026-11-30"
+    assert report.run_date(report.records_to_frame(recs)) == "2026-11-30"
+    assert report.caption_text("toy", when="2026-11-30") == "histnet run on toy, 2026-11-30"
