@@ -52,7 +52,7 @@ def datasets_info(name, root):
 
 @datasets_group.command("download", short_help="Download a data set from its official address.")
 @click.argument("name", type=DatasetName())
-@root_option("Folder to download into.", required=True)
+@root_option("Folder to download into (default: $HISTNET_DATA or ~/.cache/histnet/datasets, where every command looks).")
 @click.option("--base-url", default=None, help="A mirror to download from instead of the official address.")
 @click.pass_context
 def datasets_download(ctx, name, root, base_url):

@@ -142,3 +142,9 @@ def test_the_cli_uses_only_public_names_of_histnet():
                 for a in node.names:
                     if a.name.split(".")[0] == "histnet":
                         assert not [n for n in a.name.split(".") if private(n)], f"{path.name}: {a.name}"
+
+
+def test_datasets_download_defaults_its_root_like_every_command(tmp_path):
+    # `datasets info` suggests `histnet datasets download NAME`: it must work without --root
+    res = CliRunner().invoke(cli, ["datasets", "download", "mnist5k"], env={"HISTNET_DATA": str(tmp_path)})
+    assert res.exit_code == 1 and "Missing option" not in res.output and "built in" in res.output
