@@ -247,3 +247,83 @@ def test_safe_archive_extracts_with_inside_links(tmp_path):
     assert (out / "top" / "b" / "link").read_bytes() == b"abc"
     with pytest.raises(DataError, match="already exists"):
         dl.safe_extract(arc, tmp_path / "x")
+
+
+# -- links resolved through other links; files that are not archives ------------------------------------
+def _links_tar(path, entries):
+    """A tar whose ``entries`` are ``(name, None)`` folders, ``(name, "->target")`` symbolic
+    links or ``(name, bytes)`` files, in that order."""
+    with tarfile.open(path, "w") as t:
+        for name, what in entries:
+            info = tarfile.TarInfo(name)
+            if what is None:
+                info.type = tarfile.DIRTYPE
+                t.addfile(info)
+            elif isinstance(what, str):
+                info.type, info.linkname = tarfile.SYMTYPE, what[2:]
+                t.addfile(info)
+            else:
+                info.size = len(what)
+                t.addfile(info, io.BytesIO(what))
+
+
+@pytest.mark.parametrize("entries,member,why", [
+    ([("s", "->."), ("t", "->s/..")], "t", r"link 's/\.\.' points outside the folder \(through the link 's'"),
+    ([("d", None), ("d/up", "->.."), ("t", "->d/up/..")], "t", "points outside the folder"),
+    ([("t", "->s/.."), ("s", "->.")], "t", "points outside the folder"),  # the link is read after both exist
+    ([("s", "->."), ("s/x", b"ok"), ("t", "->s/s/s/..")], "t", "points outside the folder"),
+    ([("a", "->b"), ("b", "->a")], "b", "symbolic link loop"),
+    ([("a", "->a/x")], "a", "symbolic link loop"),
+    ([("d", None), ("d/l", "->/etc")], "d/l", "link to absolute path"),
+])
+def test_links_resolved_through_other_links(tmp_path, entries, member, why):
+    arc = tmp_path / "a.tar"
+    _links_tar(arc, entries)
+    with pytest.raises(DataError, match=rf"^{tmp_path}/a\.tar: refusing member '{member}': .*{why}") as e:
+        dl.check_archive(arc)
+    assert "\n" not in str(e.value)
+    with pytest.raises(DataError, match="refusing member"):
+        dl.safe_extract(arc, tmp_path / "work" / "out")
+    assert not (tmp_path / "work").exists()  # refused before anything was extracted
+
+
+def test_links_that_stay_inside_are_extracted(tmp_path):
+    # a link to a folder earlier in the archive, used as a path and as another link's target
+    arc = tmp_path / "good.tar"
+    _links_tar(arc, [("top/a", None), ("top/a/f.txt", b"abc"), ("top/l", "->a"), ("top/m", "->l/f.txt"),
+                     ("top/up", "->l/.."), ("top/l/g.txt", b"def"), ("here", "->.")])
+    assert dl.check_archive(arc)[-1] == "here"
+    out = dl.safe_extract(arc, tmp_path / "x")
+    assert (out / "top" / "m").read_bytes() == b"abc" and (out / "top" / "a" / "g.txt").read_bytes() == b"def"
+
+
+@pytest.mark.parametrize("content,why", [
+    (b"<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n",
+     r"is not a tar/zip archive \(it is an HTML"),
+    (b"", r"is not a tar/zip archive \(it is empty\)"),
+    (b"just some text\nover two lines\n", r"is not a tar/zip archive \(it starts with b'just some text"),
+    ("truncated-gz", r": damaged tar archive \(.*\); delete it and download it again"),
+    ("truncated-zip", r" is a damaged archive \(it starts as zip, but no tar or zip can be read from it\)"),
+])
+def test_not_an_archive_is_one_line(tmp_path, content, why):
+    arc = tmp_path / "data.tar.gz"
+    if content == "truncated-gz":
+        full = io.BytesIO()
+        with tarfile.open(fileobj=full, mode="w:gz") as t:
+            info = tarfile.TarInfo("x.bin")
+            data = np.random.default_rng(0).bytes(200_000)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        content = full.getvalue()[:50_000]
+    elif content == "truncated-zip":
+        arc = tmp_path / "data.zip"
+        full = io.BytesIO()
+        with zipfile.ZipFile(full, "w") as z:
+            z.writestr("x.bin", np.random.default_rng(0).bytes(50_000))
+        content = full.getvalue()[:-10]  # the end-of-archive record cut
+    arc.write_bytes(content)
+    for check in (dl.check_archive, lambda a: dl.safe_extract(a, tmp_path / "w" / "out")):
+        with pytest.raises(DataError, match=rf"^{tmp_path}/{arc.name}:? ?{why}") as e:
+            check(arc)
+        assert "\n" not in str(e.value)
+    assert not (tmp_path / "w").exists()
