@@ -176,3 +176,16 @@ def test_a_diverging_run_keeps_the_checkpoint_from_before_the_loss_blew_up(tmp_p
     biggest = max(float(np.abs(v).max()) for k, v in kept.items() if k.startswith("model/"))
     assert biggest < 1e3, biggest  # not the exploded weights
     assert max(float(np.abs(v).max()) for v in good.values()) < 1e3
+
+
+def test_progress_shows_speed_and_run_eta_and_the_curve_is_written_live(tmp_path):
+    X, y = _data()
+    events = []
+    m = _model()
+    hist = _trainer(m, events.append).fit((X, y), None, epochs=3, batch_size=16, seed=0,
+                                          checkpoint_path=tmp_path / "ck.npz")
+    assert "img/s" in events[-1].message and "run ETA 0:00:00" in events[-1].message
+    assert "run ETA" in events[0].message
+    lines = (tmp_path / "curve.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,train_loss,train_error")
+    assert [float(ln.split(",")[1]) for ln in lines[1:]] == [h["train_loss"] for h in hist]

@@ -48,6 +48,8 @@ from .losses import softmax_cross_entropy
 from .schedules import ConstantLR, Schedule
 
 CHECKPOINT_FORMAT = "histnet-trainer-checkpoint-v1"
+#: The learning curve, rewritten after every epoch beside the checkpoint (``curve.csv``).
+CURVE_FILE = "curve.csv"
 
 
 def default_preprocess(xp):
@@ -204,10 +206,13 @@ class Trainer:
                         health = self.history[-1].get("health_note") if self.history else None
                         self.progress(ProgressEvent(
                             stage, self.batch, steps_per_epoch,
-                            f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}"
+                            f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}, "
+                            f"{s['count'] / max(s['seconds'], 1e-9):,.0f} img/s, run ETA {self._run_eta()}"
                             + (f"; {health}" if health else ""), s["seconds"]))
                 self._end_epoch(val, t_epoch)
                 stuck = self._check_health()
+                if path is not None:
+                    self._write_curve(path.parent / CURVE_FILE)
                 # at the end, and at an epoch end once the interval has passed: not after every
                 # epoch, which on a 1-batch epoch (a small crossover set) would cost more than it
                 # trains
@@ -293,6 +298,26 @@ class Trainer:
         self.epoch += 1
         self.batch = 0
         self.sums = {"loss": 0.0, "errors": 0.0, "count": 0.0, "seconds": 0.0}
+
+    def _run_eta(self) -> str:
+        """Time left for the whole run, from this run's own pace (finished epochs and this one)."""
+        done = sum(float(h.get("seconds") or 0.0) for h in self.history) + self.sums["seconds"]
+        steps = self.epoch * self.steps_per_epoch + self.batch
+        if steps == 0:
+            return "?"
+        left = done / steps * (self.epochs * self.steps_per_epoch - steps)
+        h, rem = divmod(int(left), 3600)
+        return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
+
+    def _write_curve(self, path) -> None:
+        """The learning curve so far as CSV (atomically), so a long run can be followed and plotted."""
+        from ..io import atomic_write
+
+        keys = ["epoch", "train_loss", "train_error", "val_error", "lr", "seconds", "health"]
+        lines = [",".join(keys)] + [",".join("" if h.get(k) is None else str(h.get(k)) for k in keys)
+                                    for h in self.history]
+        with atomic_write(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
 
     # -- is it learning? ---------------------------------------------------------------------
     def _check_health(self) -> bool:
