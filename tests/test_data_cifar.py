@@ -124,3 +124,26 @@ def test_cifar_labels_out_of_range(tmp_path):
     (d / "data_batch_2").write_bytes(pickle.dumps(b, protocol=2))
     with pytest.raises(DataError, match="data_batch_2: label -1 is out of range"):
         load_splits(tmp_path)
+
+
+def test_unpickler_refuses_object_dtypes_and_arrays_larger_than_the_file(tmp_path):
+    from histnet.data.cifar import RestrictedUnpickler
+
+    p = tmp_path / "data_batch_1"
+    for obj, text in [(_RunsCode(np.ndarray, (3,), "O"), r"object dtype dtype\('O'\)"),
+                      (_RunsCode(np.ndarray, (3,), [("a", "O")]), "object dtype"),
+                      (_RunsCode(np.ndarray, (10 ** 12,), "u1"), r"needs 1000000000000 bytes, more than the \d+ bytes"),
+                      (_RunsCode(np.ndarray, (-1,), "u1"), "not a tuple of non-negative ints")]:
+        p.write_bytes(pickle.dumps({b"data": obj}, protocol=2))
+        with pytest.raises(DataError, match=r"data_batch_1: refused or corrupt pickle \(.*" + text):
+            safe_load_pickle(p)
+    # _reconstruct, as numpy itself pickles arrays, is held to the same limit.
+    import io
+
+    data = pickle.dumps(np.zeros((4, 5), np.uint8), protocol=2)
+    arr = RestrictedUnpickler(io.BytesIO(data), max_array_bytes=len(data)).load()
+    assert arr.shape == (4, 5) and arr.dtype == np.uint8
+    crafted = data.replace(b"K\x00\x85", b"J\x00\x00\x00\x40\x85", 1)  # _reconstruct shape (0,) -> (2**30,)
+    assert crafted != data
+    with pytest.raises(pickle.UnpicklingError, match="more than the"):
+        RestrictedUnpickler(io.BytesIO(crafted), max_array_bytes=len(crafted)).load()

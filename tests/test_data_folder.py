@@ -344,3 +344,46 @@ def test_folder_checksum_follows_decoding_options(tmp_path):
     assert a.train.provenance["checksum"] == c.train.provenance["checksum"]
     assert a.train.provenance["checksum"] != b.train.provenance["checksum"]
     assert a.train.provenance["checksum"] != a.test.provenance["checksum"]
+
+
+def test_ilsvrc_and_nested_layouts_stay_inside_the_folder(tmp_path):
+    root = make_ilsvrc(tmp_path / "ilsvrc")
+    outside = tmp_path / "outside.JPEG"
+    Image.fromarray(np.zeros((10, 14, 3), np.uint8)).save(outside)
+    link = root / "val" / "ILSVRC2012_val_00000099.JPEG"
+    link.symlink_to(outside)
+    with pytest.raises(DataError, match=r"ILSVRC2012_val_00000099\.JPEG: image .*outside the data set folder"):
+        load_splits(root, cache_dir=tmp_path / "cache")
+    # The folder an archive extracts to, one level down, must not be a link out either.
+    make_imagefolder(tmp_path / "real")
+    (tmp_path / "named").mkdir()
+    (tmp_path / "named" / "pets").symlink_to(tmp_path / "real", target_is_directory=True)
+    with pytest.raises(DataError, match=r"named/pets: data set folder resolves to .*real, outside"):
+        detect_layout(tmp_path / "named")
+
+
+def test_remove_orphans_rule(tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    import time
+
+    from histnet.data.image_cache import STALE_TMP_SECONDS, remove_orphans
+
+    cache = tmp_path / "cache"
+    old, locked, young = (cache / f".{c * 24}.tmp-7-0000000{i}" for i, c in enumerate("abc"))
+    other = cache / ".notes"  # not a temporary entry: never touched
+    for d in (old, locked, young, other):
+        d.mkdir(parents=True)
+        (d / "images.npy").write_bytes(b"x")
+    fd = os.open(locked / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    now = time.time()
+    for d in (old, locked, other):
+        for p in [*d.iterdir(), d]:
+            os.utime(p, (now - STALE_TMP_SECONDS - 60,) * 2)
+    try:
+        assert remove_orphans(cache) == [old.name]
+    finally:
+        os.close(fd)
+    assert remove_orphans(cache) == [locked.name]
+    assert remove_orphans(cache, now=now + 2 * STALE_TMP_SECONDS) == [young.name] and other.is_dir()
+    assert remove_orphans(tmp_path / "missing") == []

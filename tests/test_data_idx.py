@@ -97,3 +97,19 @@ def test_default_root_from_environment(tmp_path, monkeypatch):
     s = load_splits("mnist", n_per_class=2, val_fraction=0.5, seed=1)
     assert len(s.train) == 10 and len(s.val) == 10 and s.info["n_bad"] == 0
     assert s.train.provenance["source"] == str(tmp_path / "store" / "mnist")
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_header_checked_against_the_file_before_reading(tmp_path, gz):
+    import struct as st
+
+    p = tmp_path / "train-images-idx3-ubyte"
+    huge = st.pack(">HBB", 0, 8, 3) + st.pack(">III", 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+    p.write_bytes(gzip.compress(huge + bytes(10)) if gz else huge + bytes(10))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte: IDX file truncated or its header corrupt: "
+                                        r"header dimensions \(4294967295, 4294967295, 4294967295\)"):
+        read_idx(p, expect_ndim=3)
+    write_idx(p, np.zeros((2, 3, 3)), gz)
+    p.write_bytes((gzip.compress(gzip.decompress(p.read_bytes()) + b"\0") if gz else p.read_bytes() + b"\0"))
+    with pytest.raises(DataError, match="longer than its header says"):
+        read_idx(p, expect_ndim=3)

@@ -32,6 +32,12 @@ memory-mapped cache. The layouts:
 is, also one level down (the folder an archive extracts to); anything else is one
 :class:`DataError` that lists what was expected.
 
+Reads stay inside the data set's folder: a split or class folder, image, label or
+annotation file that is a symbolic link, or a name in ``val_annotations.txt`` such as
+``../../x`` or ``/etc/x``, is followed only when its resolved target is inside the
+folder (resolved itself, so a folder that *is* a link is fine); otherwise it is a
+:class:`DataError` naming it (:func:`check_inside`).
+
 Left out: ILSVRC bounding boxes, the Tiny ImageNet test images (no public labels), and
 Imagewoof's names (its folders still load, under their wnids).
 """
@@ -49,6 +55,7 @@ import numpy as np
 
 from ..errors import DataError
 from .image_cache import IMAGE_EXTENSIONS
+from .paths import check_inside, resolved_root
 
 IMAGENETTE_NAMES = {
     "n01440764": "tench", "n02102040": "English springer", "n02979186": "cassette player",
@@ -97,14 +104,30 @@ def _is_image_name(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def _images_in(folder: Path) -> list[str]:
-    """Sorted paths (as str: 100k ``Path`` objects cost seconds) of the image files in ``folder``."""
+def _images_in(folder: Path, base: Optional[str] = None) -> list[str]:
+    """Sorted paths (as str: 100k ``Path`` objects cost seconds) of the image files in ``folder``.
+
+    A symbolic link is kept only if it resolves inside ``base`` (a DataError otherwise);
+    telling links apart costs nothing (``scandir`` knows), only links are resolved.
+    """
+    out = []
     with os.scandir(folder) as it:
-        return sorted(e.path for e in it if _is_image_name(e.name) and e.is_file())
+        for e in it:
+            if not _is_image_name(e.name) or not e.is_file():
+                continue
+            if base is not None and e.is_symlink():
+                check_inside(e.path, base, "image (a symbolic link)")
+            out.append(e.path)
+    return sorted(out)
 
 
-def _class_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+def _class_dirs(folder: Path, base: Optional[str] = None) -> list[Path]:
+    """Sorted visible sub-folders of ``folder``; with ``base``, each must resolve inside it."""
+    dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if base is not None:
+        for d in dirs:
+            check_inside(d, base, "class folder")
+    return dirs
 
 
 def _check_dir(folder: Path, what: str) -> None:
@@ -116,7 +139,7 @@ def _check_dir(folder: Path, what: str) -> None:
 
 # -- ImageFolder ------------------------------------------------------------------------------
 def read_class_folders(split_dir: Path, class_ids: Optional[list] = None, sub: str = "",
-                       fmt: str = "imagefolder") -> FileSplit:
+                       fmt: str = "imagefolder", base: Optional[str] = None) -> FileSplit:
     """Files and labels of ``split_dir/<class>/[sub/]*``.
 
     Parameters
@@ -129,14 +152,22 @@ def read_class_folders(split_dir: Path, class_ids: Optional[list] = None, sub: s
     sub : str
         A folder inside each class folder holding the images (``"images"`` for Tiny
         ImageNet).
+    fmt : str
+        The layout name recorded in the split.
+    base : str, optional
+        The resolved data set folder that every folder and image read must lie in
+        (:func:`check_inside`); default ``split_dir`` itself, resolved.
 
     Raises
     ------
     DataError
-        Missing or empty ``split_dir``, an empty class folder, an unknown class.
+        Missing or empty ``split_dir``, an empty class folder, an unknown class, a
+        folder or image that resolves outside ``base``.
     """
     _check_dir(split_dir, "split folder")
-    dirs = _class_dirs(split_dir)
+    base = resolved_root(split_dir) if base is None else base
+    check_inside(split_dir, base, "split folder")
+    dirs = _class_dirs(split_dir, base)
     if not dirs:
         raise DataError(f"{split_dir}: no class sub-folders (expected {split_dir}/<class>/*.jpg|png)")
     train_split = class_ids is None
@@ -147,7 +178,9 @@ def read_class_folders(split_dir: Path, class_ids: Optional[list] = None, sub: s
         if d.name not in index:
             raise DataError(f"{d}: class folder {d.name!r} is not one of the {len(ids)} training classes")
         img_dir = d / sub if sub else d
-        imgs = _images_in(img_dir) if img_dir.is_dir() else []
+        if sub and img_dir.is_dir():
+            check_inside(img_dir, base, "image folder")
+        imgs = _images_in(img_dir, base) if img_dir.is_dir() else []
         if not imgs:
             raise DataError(f"{img_dir}: empty class folder (no .jpg/.jpeg/.png images)")
         files += imgs
@@ -163,12 +196,16 @@ def _find_test_dir(root: Path) -> Optional[Path]:
 
 
 def read_imagefolder(root: Path, fmt: str = "imagefolder", names: Optional[dict] = None) -> dict:
-    """``{"train": FileSplit, "test": FileSplit}`` of an ImageFolder (``val/`` or ``test/`` is the test split)."""
-    train = read_class_folders(root / "train", fmt=fmt)
+    """``{"train": FileSplit, "test": FileSplit}`` of an ImageFolder (``val/`` or ``test/`` is the test split).
+
+    Every folder and image read lies inside ``root`` (links out of it are a DataError).
+    """
+    base = resolved_root(root)
+    train = read_class_folders(root / "train", fmt=fmt, base=base)
     test_dir = _find_test_dir(root)
     if test_dir is None:
         raise DataError(f"{root}: has train/ but no val/ or test/ folder")
-    test = read_class_folders(test_dir, class_ids=train.class_ids, fmt=fmt)
+    test = read_class_folders(test_dir, class_ids=train.class_ids, fmt=fmt, base=base)
     if names:
         for s in (train, test):
             s.class_names = [names.get(c, c) for c in s.class_ids]
@@ -176,9 +213,10 @@ def read_imagefolder(root: Path, fmt: str = "imagefolder", names: Optional[dict]
 
 
 # -- Tiny ImageNet ------------------------------------------------------------------------------
-def _read_words(path: Path) -> dict:
+def _read_words(path: Path, base: str) -> dict:
     words = {}
     if path.is_file():
+        check_inside(path, base, "word list")
         for line in path.read_text(errors="replace").splitlines():
             parts = line.split("\t", 1) if "\t" in line else line.split(" ", 1)
             if len(parts) == 2 and WNID.match(parts[0].strip()):
@@ -187,13 +225,19 @@ def _read_words(path: Path) -> dict:
 
 
 def read_tiny_imagenet(root: Path) -> dict:
-    """Train and test (= the labelled ``val``) splits of Tiny ImageNet."""
+    """Train and test (= the labelled ``val``) splits of Tiny ImageNet.
+
+    Every file read lies inside ``root``: a name in ``val_annotations.txt`` that leaves
+    it (``../..``, an absolute path, a link out) is a DataError naming the line.
+    """
+    base = resolved_root(root)
     wnids_file = root / "wnids.txt"
+    check_inside(wnids_file, base, "wnid list")
     wnids = sorted({w.strip() for w in wnids_file.read_text().split() if w.strip()})
     if not wnids:
         raise DataError(f"{wnids_file}: no wnids listed")
-    words = _read_words(root / "words.txt")
-    train = read_class_folders(root / "train", class_ids=wnids, sub="images", fmt="tiny-imagenet")
+    words = _read_words(root / "words.txt", base)
+    train = read_class_folders(root / "train", class_ids=wnids, sub="images", fmt="tiny-imagenet", base=base)
     present = set(train.labels.tolist())
     missing = [w for i, w in enumerate(wnids) if i not in present]
     if missing:
@@ -202,6 +246,7 @@ def read_tiny_imagenet(root: Path) -> dict:
     ann = root / "val" / "val_annotations.txt"
     if not ann.is_file():
         raise DataError(f"{ann}: Tiny ImageNet validation annotations not found")
+    check_inside(ann, base, "annotation file")
     index = {w: i for i, w in enumerate(wnids)}
     files, labels = [], []
     for ln, line in enumerate(ann.read_text().splitlines(), 1):
@@ -212,6 +257,7 @@ def read_tiny_imagenet(root: Path) -> dict:
             raise DataError(f"{ann}: line {ln}: expected '<file>\\t<wnid>...' with a wnid from wnids.txt, "
                             f"got {line[:60]!r}")
         f = root / "val" / "images" / parts[0].strip()
+        check_inside(f, base, "listed image", listed_in=f"{ann}: line {ln}")
         if not f.is_file():
             raise DataError(f"{f}: listed in {ann.name} but missing")
         files.append(f)
@@ -225,8 +271,12 @@ def read_tiny_imagenet(root: Path) -> dict:
 
 
 # -- ILSVRC-2012 -----------------------------------------------------------------------------------
-def _first_existing(*paths: Path) -> Optional[Path]:
-    return next((p for p in paths if p.is_file()), None)
+def _first_existing(*paths: Path, base: Optional[str] = None) -> Optional[Path]:
+    """The first of ``paths`` that is a file; with ``base``, it must resolve inside it."""
+    found = next((p for p in paths if p.is_file()), None)
+    if found is not None and base is not None:
+        check_inside(found, base, "label file")
+    return found
 
 
 def _meta_mat_ids(path: Path) -> tuple[dict, dict]:
@@ -262,29 +312,38 @@ def find_ilsvrc_labels(root: Path) -> Optional[Path]:
 
 
 def read_ilsvrc2012(root: Path) -> dict:
-    """Train and val (as test) splits of an ILSVRC-2012 folder (see the module docstring)."""
-    train = read_class_folders(root / "train", fmt="ilsvrc2012")
+    """Train and val (as test) splits of an ILSVRC-2012 folder (see the module docstring).
+
+    Every folder, image and label file read lies inside ``root`` (links out are a DataError).
+    """
+    base = resolved_root(root)
+    train = read_class_folders(root / "train", fmt="ilsvrc2012", base=base)
     wnids = train.class_ids
     index = {w: i for i, w in enumerate(wnids)}
     val = root / "val"
     _check_dir(val, "ILSVRC-2012 validation folder")
+    check_inside(val, base, "validation folder")
     words: dict = {}
-    mapping_file = _first_existing(root / "LOC_synset_mapping.txt", root / "synsets.txt")
-    meta = _first_existing(root / "ILSVRC2012_devkit_t12" / "data" / "meta.mat", root / "meta.mat")
-    if _class_dirs(val):  # val already sorted into wnid folders
-        test = read_class_folders(val, class_ids=wnids, fmt="ilsvrc2012")
+    mapping_file = _first_existing(root / "LOC_synset_mapping.txt", root / "synsets.txt", base=base)
+    meta = _first_existing(root / "ILSVRC2012_devkit_t12" / "data" / "meta.mat", root / "meta.mat", base=base)
+    if _class_dirs(val, base):  # val already sorted into wnid folders
+        test = read_class_folders(val, class_ids=wnids, fmt="ilsvrc2012", base=base)
         if meta is not None:
             words = _meta_mat_ids(meta)[1]
         elif mapping_file is not None:
             words = _synset_list(mapping_file)[1]
     else:
         with os.scandir(val) as it:
-            files = sorted(Path(e.path) for e in it if ILSVRC_VAL.match(e.name))
+            entries = [e for e in it if ILSVRC_VAL.match(e.name)]
+        for e in entries:
+            if e.is_symlink():
+                check_inside(e.path, base, "image (a symbolic link)")
+        files = sorted(Path(e.path) for e in entries)
         if not files:
             raise DataError(f"{val}: no ILSVRC2012_val_*.JPEG files and no class folders")
-        solution = _first_existing(root / "LOC_val_solution.csv")
+        solution = _first_existing(root / "LOC_val_solution.csv", base=base)
         gt = _first_existing(root / GROUND_TRUTH, val / GROUND_TRUTH,
-                             root / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH)
+                             root / "ILSVRC2012_devkit_t12" / "data" / GROUND_TRUTH, base=base)
         if meta is not None and gt is not None:
             id_to_wnid, words = _meta_mat_ids(meta)
             file_wnids = _gt_wnids(gt, id_to_wnid, len(files), meta)
@@ -350,7 +409,8 @@ def detect_layout(path) -> tuple[str, Path]:
     Raises
     ------
     DataError
-        Missing or empty folder, or no known layout (the message lists the layouts).
+        Missing or empty folder, no known layout (the message lists the layouts), or a
+        one-level-down folder that is a link out of ``path``.
     """
     from .cifar import detect_cifar
     from .idx import looks_like_idx
@@ -390,6 +450,7 @@ def detect_layout(path) -> tuple[str, Path]:
     if len(subs) == 1:
         kind = one(subs[0])
         if kind:
+            check_inside(subs[0], resolved_root(path), "data set folder")
             return kind, subs[0]
     raise DataError(f"{path}: not a known data set layout; expected one of: {EXPECTED_LAYOUTS}")
 

@@ -23,6 +23,22 @@ read-only memory map of it, so later runs start at once and memory stays flat:
   ``skip_bad=True`` is left out; good images are packed at the front of the array, the
   dataset is the view of the first ``n_good`` rows, and the skipped files are listed in
   the entry's ``meta.json`` and in the dataset's provenance.
+* **pixel limit** -- an image whose header claims more than ``HISTNET_MAX_IMAGE_PIXELS``
+  pixels (width x height; default 40,000,000, i.e. 40 megapixels, about 120 MB decoded
+  as RGB) is refused before it is decoded (Pillow's ``Image.open`` reads only the
+  header), as a bad file: an error naming it, or skipped under ``skip_bad``. Pillow's
+  own decompression-bomb check never reaches the user raw: its
+  ``DecompressionBombWarning`` is silenced (this check says it, naming the file) and
+  its ``DecompressionBombError`` reported as this one. A limit above Pillow's
+  ``Image.MAX_IMAGE_PIXELS`` raises that one to match, for the process. An entry that
+  skipped files under one limit is decoded again under another.
+* **stale temporary folders** -- a decode killed outright (``kill -9``, a lost node)
+  cannot remove its temporary folder. Each use of the cache removes a temporary folder
+  (``.<key>.tmp-<pid>-<random>``) when nothing in it changed for an hour
+  (:data:`STALE_TMP_SECONDS`; a live decode writes every batch) and no live process
+  holds its lock (the writer keeps an ``flock`` on ``.lock`` inside it, which the
+  kernel releases when the process dies). Both must hold, so a slow but live decode is
+  never removed.
 
 Decoding runs on a few threads (Pillow releases the GIL while it decodes), in file order.
 
@@ -36,8 +52,12 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import shutil
+import threading
+import time
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Sequence
@@ -45,7 +65,7 @@ from typing import Optional, Sequence
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..io import cache_root, write_json
 from ..progress import Stage
 from .base import ArrayDataset
@@ -54,9 +74,83 @@ CACHE_VERSION = 1
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
 
+#: Environment variable capping the pixels (width x height) of one image, and its default.
+MAX_PIXELS_ENV = "HISTNET_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+#: A temporary entry unchanged for this long, and unlocked, is an orphan of a killed decode.
+STALE_TMP_SECONDS = 3600
+_TMP_NAME = re.compile(r"^\.[0-9a-f]{24}\.tmp-\d+-[0-9a-f]{8}$")
+_LOCK_NAME = ".lock"
+_OPEN_LOCK = threading.Lock()
+
+
+class ImageTooLargeError(DataError, ValueError):
+    """An image's header claims more pixels than the limit (``HISTNET_MAX_IMAGE_PIXELS``).
+
+    A :class:`DataError`, and a ``ValueError`` so that the cache treats it as any other
+    bad file (named, or skipped under ``skip_bad``).
+    """
+
+
+def max_image_pixels() -> int:
+    """The most pixels (width x height) one image may have: ``$HISTNET_MAX_IMAGE_PIXELS`` or 40,000,000.
+
+    Raises
+    ------
+    ConfigError
+        The variable is set but is not a positive whole number (``4e7`` and
+        ``40_000_000`` are accepted).
+    """
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_IMAGE_PIXELS
+    try:
+        value = float(raw.replace("_", ""))
+    except ValueError:
+        value = 0.0
+    if not (value >= 1 and value.is_integer() and value < 2 ** 62):
+        raise ConfigError(f"{MAX_PIXELS_ENV} must be a positive whole number of pixels per image "
+                          f"(default {DEFAULT_MAX_IMAGE_PIXELS}), got {raw!r}")
+    return int(value)
+
+
+def _too_large(pixels: int, limit: int, size=None) -> ImageTooLargeError:
+    dims = f"{size[0]}x{size[1]} = " if size else ""
+    return ImageTooLargeError(
+        f"image is {dims}{pixels} pixels, more than the limit of {limit} "
+        f"(set {MAX_PIXELS_ENV} to read larger images)")
+
+
+def _open_checked(path, limit: int):
+    """``Image.open(path)`` (the header only) refusing images over ``limit`` pixels.
+
+    Pillow checks the size in ``open`` too, with a warning above its ``MAX_IMAGE_PIXELS``
+    and an error above twice that. Its warning is silenced here (the check below says
+    the same, naming the file) and its error reported as :class:`ImageTooLargeError`.
+    The warning filter is process-wide, so the (header-only, fast) ``open`` calls of the
+    decoding threads take turns.
+    """
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS is not None and limit > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit  # the user asked for larger images; Pillow must not refuse them
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as e:
+            m = re.search(r"\((\d+) pixels\)", str(e))
+            raise _too_large(int(m.group(1)) if m else limit + 1, limit) from None
+    w, h = im.size
+    if w * h > limit:
+        im.close()
+        raise _too_large(w * h, limit, (w, h))
+    return im
+
 
 # -- decoding one image ----------------------------------------------------------------------
-def decode_image(path, image_size: Optional[int] = None, grayscale: Optional[bool] = None) -> np.ndarray:
+def decode_image(path, image_size: Optional[int] = None, grayscale: Optional[bool] = None,
+                 max_pixels: Optional[int] = None) -> np.ndarray:
     """Decode one image file to uint8 (H, W, C).
 
     Every mode becomes RGB first (greyscale ``L``/``1``, palette ``P`` with or without
@@ -66,17 +160,40 @@ def decode_image(path, image_size: Optional[int] = None, grayscale: Optional[boo
     ``draft`` to the smallest scale still at least ``image_size``, which makes large
     photos several times faster to decode); then ``grayscale=True`` takes BT.601 luma.
 
+    Parameters
+    ----------
+    path : str or Path
+    image_size : int, optional
+        Side of the square result; None keeps the native size.
+    grayscale : bool, optional
+        True: one channel; otherwise RGB.
+    max_pixels : int, optional
+        Refuse an image whose header claims more pixels (width x height), before
+        decoding it; default :func:`max_image_pixels`.
+
     Raises
     ------
+    ImageTooLargeError
+        The image has more than ``max_pixels`` pixels (a ``ValueError``).
     OSError, SyntaxError, ValueError
         From Pillow, for a file that is not a readable image (callers turn it into a
         :class:`DataError` naming the file).
     """
     from PIL import Image
 
+    limit = max_image_pixels() if max_pixels is None else int(max_pixels)
+    try:
+        return _decode(_open_checked(path, limit), image_size, grayscale)
+    except Image.DecompressionBombError as e:  # Pillow's check while loading (a GIF frame, ...)
+        raise ImageTooLargeError(f"{e} (set {MAX_PIXELS_ENV} to read larger images)") from None
+
+
+def _decode(im, image_size, grayscale) -> np.ndarray:
+    from PIL import Image
+
     from .options import resize_shorter_crop, rgb_to_grey
 
-    with Image.open(path) as im:
+    with im:
         if image_size is not None and im.format == "JPEG":
             im.draft(im.mode, (image_size, image_size))
         if im.mode.startswith("I;16") or im.mode == "I":
@@ -200,33 +317,47 @@ def decode_to_cache(files: Sequence[Path], labels: np.ndarray, *, root: Path, na
     Raises
     ------
     DataError
-        An image cannot be decoded (naming it; unless ``skip_bad``), images of mixed
-        sizes with ``image_size=None``, no image decodable at all.
+        An image cannot be decoded or has more pixels than ``HISTNET_MAX_IMAGE_PIXELS``
+        (naming it; unless ``skip_bad``), images of mixed sizes with ``image_size=None``,
+        no image decodable at all.
+    ConfigError
+        ``HISTNET_MAX_IMAGE_PIXELS`` is not a positive whole number.
+
+    Notes
+    -----
+    Every call first removes the orphaned temporary folders of killed decodes in
+    ``cache_dir`` (see the module docstring for the rule).
     """
     labels = np.asarray(labels, dtype=np.int64)
     n = len(files)
     if n == 0:
         raise DataError(f"{root}: no image files to read")
+    limit = max_image_pixels()
     cache_dir = Path(cache_dir) if cache_dir is not None else cache_root() / "images"
+    remove_orphans(cache_dir)
     key, source_id = _cache_key(root, checksum, image_size, grayscale)
     entry = cache_dir / key
     prov = dict(provenance or {})
 
     meta = _read_entry(entry)
+    if meta is not None and meta["bad_files"] and meta.get("max_image_pixels", limit) != limit:
+        # Files were skipped under another pixel limit; under this one they may decode.
+        shutil.rmtree(entry, ignore_errors=True)
+        meta = None
     if meta is None:
         if workers is None:  # threads only pay off with cores to spare
             workers = 4 if (os.cpu_count() or 1) >= 4 else 1
         _build_entry(entry, files, labels, root=root, image_size=image_size, grayscale=grayscale,
                      skip_bad=skip_bad, progress=progress, batch_size=batch_size, source_id=source_id,
-                     workers=workers)
+                     workers=workers, max_pixels=limit)
         _drop_stale(cache_dir, source_id, keep=key)
         meta = _read_entry(entry)
         if meta is None:
             raise DataError(f"{entry}: the decoded-image cache entry just written cannot be read")
     if meta["bad_files"] and not skip_bad:
         # The entry was built with skip_bad=True; honour this call's stricter option.
-        raise DataError(f"{root / meta['bad_files'][0]}: cannot decode image (pass skip_bad=True to skip "
-                        f"the {len(meta['bad_files'])} bad file(s))")
+        raise DataError(f"{root / meta['bad_files'][0]}: cannot decode image, or over the pixel limit (pass "
+                        f"skip_bad=True, histnet: --skip-bad, to skip the {len(meta['bad_files'])} bad file(s))")
     arr = open_memmap(entry / "images.npy", mode="r")
     n_good = meta["n_good"]
     kept = np.asarray(meta["kept"], dtype=np.int64) if meta["bad_files"] else slice(None)
@@ -257,11 +388,12 @@ def _read_entry(entry: Path) -> Optional[dict]:
 
 
 def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, skip_bad, progress,
-                 batch_size, source_id, workers) -> None:
+                 batch_size, source_id, workers, max_pixels) -> None:
     n = len(files)
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.parent / f".{entry.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
+    lock_fd = _lock(tmp)  # held until the entry is in place: a live decode is never an orphan
     pool = None
     try:
         stage = Stage("decode", n, progress)
@@ -273,7 +405,7 @@ def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, ski
         pos = 0
         def try_decode(f):
             try:
-                return decode_image(f, image_size, grayscale), None
+                return decode_image(f, image_size, grayscale, max_pixels), None
             except _DECODE_ERRORS as e:
                 return None, e
 
@@ -286,7 +418,8 @@ def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, ski
                 f = files[i]
                 if e is not None:
                     if not skip_bad:
-                        raise DataError(f"{f}: cannot decode image ({e}); pass skip_bad=True to skip bad files"
+                        what = f"{e}" if isinstance(e, ImageTooLargeError) else f"cannot decode image ({e})"
+                        raise DataError(f"{f}: {what}; pass skip_bad=True (histnet: --skip-bad) to skip bad files"
                                         ) from None
                     bad.append(_rel(f, root))
                     continue
@@ -314,7 +447,10 @@ def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, ski
             "version": CACHE_VERSION, "source_id": source_id, "root": str(Path(root).resolve()),
             "n_files": n, "n_good": pos, "shape": list(shape), "image_size": image_size,
             "grayscale": grayscale, "bad_files": bad, "kept": kept if bad else [],
+            "max_image_pixels": max_pixels,
         })
+        with contextlib.suppress(OSError):
+            os.unlink(tmp / _LOCK_NAME)  # the lock stays held (the descriptor is open) until closed
         try:
             os.rename(tmp, entry)
         except OSError:
@@ -326,6 +462,95 @@ def _build_entry(entry: Path, files, labels, *, root, image_size, grayscale, ski
             pool.shutdown(wait=True, cancel_futures=True)  # no thread may write after the cleanup
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+
+
+def _lock(tmp: Path) -> Optional[int]:
+    """Hold an exclusive ``flock`` on ``tmp/.lock``; the descriptor, or None where locks are unsupported."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the age rule alone protects a live decode
+        return None
+    try:
+        fd = os.open(tmp / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a cleaner holds it only for an instant
+    except OSError:  # a file system without locks: as above
+        pass
+    return fd
+
+
+def _locked(tmp: Path) -> bool:
+    """True if a live process holds the lock of the temporary folder ``tmp``."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    try:
+        fd = os.open(tmp / _LOCK_NAME, os.O_RDWR)
+    except OSError:  # no lock file: a decode that died before taking it, or after dropping it
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # locks unsupported here: rely on the age rule
+        return False
+    finally:
+        os.close(fd)  # closing also releases a lock just taken
+    return False
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    with os.scandir(folder) as it:
+        for e in it:
+            with contextlib.suppress(OSError):
+                newest = max(newest, e.stat(follow_symlinks=False).st_mtime)
+    return newest
+
+
+def remove_orphans(cache_dir, max_age: float = STALE_TMP_SECONDS, now: Optional[float] = None) -> list[str]:
+    """Remove the temporary folders that killed decodes left in ``cache_dir``.
+
+    A folder named like a temporary entry (``.<key>.tmp-<pid>-<random>``) is removed
+    when neither it nor anything in it changed for ``max_age`` seconds and no live
+    process holds the ``flock`` on its ``.lock``. Nothing else in the folder is touched.
+
+    Parameters
+    ----------
+    cache_dir : path
+        The decoded-image cache folder; missing is fine.
+    max_age : float, default=STALE_TMP_SECONDS (one hour)
+    now : float, optional
+        The current time (``time.time()``), for tests.
+
+    Returns
+    -------
+    list of str
+        The names removed.
+    """
+    removed = []
+    now = time.time() if now is None else now
+    try:
+        it = os.scandir(cache_dir)
+    except OSError:
+        return removed
+    with it:
+        candidates = [Path(e.path) for e in it if _TMP_NAME.match(e.name) and e.is_dir(follow_symlinks=False)]
+    for tmp in candidates:
+        try:
+            if now - _newest_mtime(tmp) < max_age or _locked(tmp):
+                continue
+        except OSError:  # vanished meanwhile (its writer finished, or another cleaner)
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp.name)
+    return removed
 
 
 def _drop_stale(cache_dir: Path, source_id: str, keep: str) -> None:
