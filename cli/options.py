@@ -48,6 +48,9 @@ class DatasetName(click.ParamType):
     def convert(self, value, param, ctx):
         if os.sep in value or os.path.exists(value):
             if not os.path.exists(value):
+                if os.path.islink(value):
+                    self.fail(f"{value}: a symbolic link that leads nowhere (a loop, or its target is gone)",
+                              param, ctx)
                 self.fail(f"{value}: no such folder", param, ctx)
             return value
         from histnet.data import catalog

@@ -1,6 +1,6 @@
 """Bad input around runs, records and studies ends in one `Error:` line, through the CLI.
 
-Cases driven here (13):
+Cases driven here (14):
 
 1-3. a training checkpoint that is truncated, empty, or not an .npz at all (garbage that
      numpy would offer to load "with allow_pickle"): the line names the file, says to run
@@ -11,7 +11,8 @@ Cases driven here (13):
 9-11. `--out` under a file (run and report) and `--out` where nothing can be written, checked
      before any computing;
 12. a diverging net: numpy's RuntimeWarnings are not printed before the divergence line;
-13. `histnet bench` outside a source checkout.
+13. `histnet bench` outside a source checkout;
+14. a data folder that is a symbolic link loop.
 """
 
 import json
@@ -122,3 +123,12 @@ def test_divergence_prints_no_numpy_warnings(tmp_path):
 def test_bench_outside_a_checkout_says_what_is_needed(tmp_path):
     res = invoke("bench", "--dir", tmp_path / "nothing")
     one_error_line(res, "benchmarks ship with the source", "--dir")
+
+
+def test_a_data_folder_that_is_a_symlink_loop(tmp_path):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    res = invoke("run", "pixels-svm", "-d", loop, "--out", tmp_path / "runs")
+    assert res.exit_code == 2
+    one_error_line(res, str(loop), "symbolic link that leads nowhere")
+    assert not (tmp_path / "runs").exists()
