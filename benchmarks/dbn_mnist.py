@@ -40,6 +40,7 @@ interruption (finished layers and fine-tuning epochs are not repeated).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -126,6 +127,27 @@ def draw(out: Path) -> list[Path]:
     return paths
 
 
+def ablation_table(out: Path, folder: Path) -> list:
+    """The DBN's ``no-pretraining`` arm as ``histnet ablate`` tabulates it, from the two arms'
+    records of a finished run (no rerun): the pretrained net is the full recipe."""
+    from histnet.ablation import FULL, Arm, ablation_table as table_of
+    from histnet.methods import get_method
+    from histnet.report import write_tables
+
+    summary = json.loads((out / "result.json").read_text())
+    by_arm = {a["arm"]: a for a in summary["arms"]}
+
+    def record(a):
+        return {"method": "dbn", "status": "ok", "top1_error": a["test_error"], "learning_curve": a["learning_curve"],
+                "timing": {"fit_s": a["fit_s"]}}
+
+    arm = Arm.from_spec("no-pretraining", get_method("dbn").ablations["no-pretraining"])
+    table = table_of([arm], {FULL: [record(by_arm["pretrained"])], arm.name: [record(by_arm["random-init"])]})
+    caption = (f"Ablation of dbn on MNIST ({summary['n_train']:,} training, {summary['n_test']:,} test digits), "
+               "the full-MNIST recipe of results/dbn-mnist, seed 0; both arms share the fine-tuning schedule.")
+    return write_tables(table, folder, "ablation", caption=caption)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", nargs="?", help="folder with the MNIST IDX files (or a data set name histnet knows)")
@@ -146,9 +168,15 @@ def main(argv=None):
                          "the projected time of the full run and stop")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     ap.add_argument("--redraw", action="store_true", help="only redraw the figure from --out's records")
+    ap.add_argument("--ablation-table", type=Path, default=None, metavar="FOLDER",
+                    help="only write the pretraining ablation (histnet ablate's table) from --out's records into FOLDER")
     args = ap.parse_args(argv)
     if args.redraw:
         for path in draw(args.out):
+            print(path)
+        return
+    if args.ablation_table is not None:
+        for path in ablation_table(args.out, args.ablation_table):
             print(path)
         return
     if args.data is None:

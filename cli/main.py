@@ -19,6 +19,7 @@ import click
 
 from histnet import __version__
 
+from .ablate import ablate_command
 from .bench import bench_command
 from .cache import cache_group
 from .datasets import datasets_group
@@ -73,7 +74,7 @@ def cli(ctx, quiet, progress):
 
 for _command in (datasets_group, methods_group, run_command, report_command, progression_command,
                  crossover_command, cost_command, bench_command, cache_group, predict_command,
-                 history_command):
+                 history_command, ablate_command):
     cli.add_command(_command)
 
 

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 
 import click
 
-from .options import (CommaList, csv_list, data_options, dataset_option, device_option, executor_options, figures_option,
+from .options import (CommaList, csv_list, data_options, dataset_option, device_option, executor_options,
+                      figures_option,
                       methods_option, out_option, profile_option, resume_option, root_option, seed_option,
                       set_option, test_n_per_class_option)
 from .runs import command_line, summary_line

@@ -60,6 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..nn import LRN, Flatten, MaxPool2D
+from ..errors import ConfigError
 from .image_cnn import CnnConfig, ImageCnnMethod
 from .registration import register
 
@@ -72,9 +73,58 @@ class AlexNetConfig(CnnConfig):
     ----------
     lrn : bool, default=True
         Local response normalisation after conv1 and conv2 (k=2, n=5, alpha=1e-4, beta=0.75).
+    pool : {"3/2", "2/2"}, default="3/2"
+        Max pooling: the paper's overlapping 3x3 windows with stride 2, or the traditional
+        non-overlapping 2x2 (same output size).
+    groups : int, default=0
+        Groups of conv2, conv4 and conv5 (the paper's two GPUs: 2); 0 is the net's own
+        (2 for ``alexnet`` and ``alexnet-64``, 1 for ``alexnet-cifar``).
+    remove_conv : str, default=""
+        A convolution to leave out (``"conv4"`` or ``"conv5"``, whose input and output have
+        the same width): the paper's "removing any of the middle layers" ablation.
     """
 
     lrn: bool = True
+    pool: str = "3/2"
+    groups: int = 0
+    remove_conv: str = ""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.pool not in ("3/2", "2/2"):
+            raise ConfigError(f"pool={self.pool!r} must be one of 3/2, 2/2")
+        if self.groups < 0:
+            raise ConfigError(f"groups={self.groups} must be >= 0 (0: the net's own)")
+        if self.remove_conv not in ("", "conv4", "conv5"):
+            raise ConfigError(f"remove_conv={self.remove_conv!r} must be conv4 or conv5 (or empty)")
+
+
+_PAPER = "Krizhevsky et al. 2012"
+
+#: The 2012 paper's design claims, as arms of ``histnet ablate`` (relative to each net's recipe)
+ALEXNET_ABLATIONS = {
+    "tanh": {"set": {"activation": "tanh"}, "change": "tanh units instead of ReLU", "expect": "slower",
+             "claim": "a four-layer ReLU net reaches 25% training error on CIFAR-10 six times faster than "
+                      "the same net with tanh units", "citation": f"{_PAPER}, Sec. 3.1, Figure 1"},
+    "no-lrn": {"set": {"lrn": False}, "change": "no local response normalisation", "expect": "worse",
+               "claim": "LRN lowers top-1 error by 1.4% on ILSVRC; a four-layer CIFAR-10 net: 13% without, 11% with",
+               "citation": f"{_PAPER}, Sec. 3.3"},
+    "pool-2x2": {"set": {"pool": "2/2"}, "change": "non-overlapping 2x2 pooling instead of 3x3 stride 2",
+                 "expect": "worse", "claim": "overlapping pooling lowers top-1 error by 0.4% on ILSVRC",
+                 "citation": f"{_PAPER}, Sec. 3.4"},
+    "no-dropout": {"set": {"dropout": 0.0}, "change": "no dropout", "expect": "worse",
+                   "claim": "without dropout the net overfits substantially (dropout about doubles the "
+                            "iterations needed)", "citation": f"{_PAPER}, Sec. 4.2"},
+    "no-augmentation": {"set": {"crop_pad": 0, "flip": False}, "change": "no random crops or flips",
+                        "expect": "worse", "claim": "without the translations and reflections the net "
+                                                    "overfits substantially", "citation": f"{_PAPER}, Sec. 4.1"},
+    "center-crop": {"set": {"test_crops": "center"}, "change": "test on the centre crop alone", "expect": "worse",
+                    "claim": "predictions are averaged over ten patches (corners, centre, mirrors); no "
+                             "separate figure is given", "citation": f"{_PAPER}, Sec. 4.1"},
+    "minus-conv4": {"set": {"remove_conv": "conv4"}, "change": "conv4 removed", "expect": "worse",
+                    "claim": "removing any middle convolutional layer costs about 2% top-1",
+                    "citation": f"{_PAPER}, Sec. 7"},
+}
 
 
 class AlexNetFamily(ImageCnnMethod):
@@ -88,10 +138,41 @@ class AlexNetFamily(ImageCnnMethod):
     # the 2012 winner; on CIFAR-10, the paper's own cuda-convnet nets (18% without, 11% with
     # augmentation and locally connected layers)
     history = ("ilsvrc2012-supervision-7cnn", "cuda-convnet-18pct", "cuda-convnet-11pct")
+    ablations = {
+        **ALEXNET_ABLATIONS,
+        "no-pca-noise": {"set": {"pca_noise": 0.0}, "change": "no PCA colour noise", "expect": "worse",
+                         "claim": "the PCA colour noise lowers top-1 error by over 1%", "citation": f"{_PAPER}, Sec. 4.1"},
+        "one-group": {"set": {"groups": 1, "width": 0.5}, "change": "one group (one GPU) with half the kernels",
+                      "expect": "worse", "claim": "the two-GPU net has 1.7% lower top-1 error than a one-GPU net "
+                                                  "with half the kernels", "citation": f"{_PAPER}, Sec. 3.2"},
+    }
+
+    #: groups of conv2/4/5 when ``groups=0``
+    own_groups = 2
 
     def lrn(self, name):
         """The paper's LRN (alpha not divided by n), or nothing with ``lrn=false``."""
         return [LRN(5, 1e-4, 0.75, 2.0, name=name)] if self.config.lrn else []
+
+    def pool(self, name, padding=0):
+        """Overlapping 3/2 max pooling, or non-overlapping 2/2 (``pool="2/2"``) with the same
+        output size (padding, if any, is only needed by the 3x3 window)."""
+        if self.config.pool == "2/2":
+            return [MaxPool2D(2, 2, name=name)]
+        return [MaxPool2D(3, 2, padding, name=name)]
+
+    def groups(self):
+        return self.config.groups or self.own_groups
+
+    def conv(self, name, *args, **kwargs):
+        """As :meth:`ImageCnnMethod.conv`, or nothing for the ``remove_conv`` layer."""
+        if name == self.config.remove_conv:
+            c_in, c_out = args[0], args[1]
+            if c_in != c_out:
+                raise ConfigError(f"{self.name}: remove_conv={name}: its input ({c_in}) and output ({c_out}) "
+                                  "widths differ; remove conv4 or conv5")
+            return []
+        return super().conv(name, *args, **kwargs)
 
 
 @register
@@ -111,13 +192,13 @@ class AlexNet(AlexNetFamily):
     def layers(self, c_in, n_classes, rng):
         conv, fc, w = self.conv, self.fc, self.width
         body = [
-            *conv("conv1", c_in, w(96), 11, rng, stride=4), *self.lrn("lrn1"), MaxPool2D(3, 2, name="pool1"),
-            *conv("conv2", w(96), w(256), 5, rng, padding=2, groups=2, bias_one=True),
-            *self.lrn("lrn2"), MaxPool2D(3, 2, name="pool2"),
+            *conv("conv1", c_in, w(96), 11, rng, stride=4), *self.lrn("lrn1"), *self.pool("pool1"),
+            *conv("conv2", w(96), w(256), 5, rng, padding=2, groups=self.groups(), bias_one=True),
+            *self.lrn("lrn2"), *self.pool("pool2"),
             *conv("conv3", w(256), w(384), 3, rng, padding=1),
-            *conv("conv4", w(384), w(384), 3, rng, padding=1, groups=2, bias_one=True),
-            *conv("conv5", w(384), w(256), 3, rng, padding=1, groups=2, bias_one=True),
-            MaxPool2D(3, 2, name="pool5"), Flatten(name="flatten"),
+            *conv("conv4", w(384), w(384), 3, rng, padding=1, groups=self.groups(), bias_one=True),
+            *conv("conv5", w(384), w(256), 3, rng, padding=1, groups=self.groups(), bias_one=True),
+            *self.pool("pool5"), Flatten(name="flatten"),
         ]
         return body + [
             *fc("fc6", self.flat_features(body, c_in), w(4096), rng, bias_one=True), *self.dropout("drop6"),
@@ -134,6 +215,20 @@ class AlexNetCifar(AlexNetFamily):
     summary = "AlexNet scaled to 32 px (the PyTorch CIFAR anchor's net): 5 conv + 3 FC, LRN, dropout"
     input_size = 32
     image_sizes = (None, 40)
+    own_groups = 1  # the PyTorch reference net has no groups
+    # its recipe has no colour noise and one group: those arms add them
+    ablations = {
+        **ALEXNET_ABLATIONS,
+        "pca-noise": {"set": {"pca_noise": 0.1}, "change": "PCA colour noise added", "expect": "better",
+                      "claim": "the PCA colour noise lowers top-1 error by over 1%", "citation": f"{_PAPER}, Sec. 4.1"},
+        "two-groups": {"set": {"groups": 2}, "change": "conv2, conv4 and conv5 in two groups (the two-GPU "
+                                                       "connectivity), same width", "expect": "",
+                       "claim": "the paper compares two GPUs with one GPU of half the kernels (1.7% top-1), "
+                                "not grouping at the same width", "citation": f"{_PAPER}, Sec. 3.2"},
+        "half-width": {"set": {"width": 0.5}, "change": "half the kernels in every layer", "expect": "worse",
+                       "claim": "the two-GPU net has 1.7% lower top-1 error than a one-GPU net with half the kernels",
+                       "citation": f"{_PAPER}, Sec. 3.2"},
+    }
     profiles = {
         # mnist5k (4000 grey 28-px images, padded to 32): about 2 minutes on 2 cores
         "quick": {"epochs": 3, "batch_size": 64, "lr": 0.02, "schedule": "onecycle", "pct_start": 0.25,
@@ -157,13 +252,13 @@ class AlexNetCifar(AlexNetFamily):
     def layers(self, c_in, n_classes, rng):
         conv, fc, w = self.conv, self.fc, self.width
         body = [
-            *conv("conv1", c_in, w(64), 5, rng, padding=2), MaxPool2D(3, 2, 1, name="pool1"), *self.lrn("lrn1"),
-            *conv("conv2", w(64), w(64), 5, rng, padding=2, bias_one=True),
-            *self.lrn("lrn2"), MaxPool2D(3, 2, 1, name="pool2"),
+            *conv("conv1", c_in, w(64), 5, rng, padding=2), *self.pool("pool1", 1), *self.lrn("lrn1"),
+            *conv("conv2", w(64), w(64), 5, rng, padding=2, groups=self.groups(), bias_one=True),
+            *self.lrn("lrn2"), *self.pool("pool2", 1),
             *conv("conv3", w(64), w(128), 3, rng, padding=1),
-            *conv("conv4", w(128), w(128), 3, rng, padding=1, bias_one=True),
-            *conv("conv5", w(128), w(128), 3, rng, padding=1, bias_one=True),
-            MaxPool2D(3, 2, 1, name="pool5"), Flatten(name="flatten"),
+            *conv("conv4", w(128), w(128), 3, rng, padding=1, groups=self.groups(), bias_one=True),
+            *conv("conv5", w(128), w(128), 3, rng, padding=1, groups=self.groups(), bias_one=True),
+            *self.pool("pool5", 1), Flatten(name="flatten"),
         ]
         return body + [
             *fc("fc6", self.flat_features(body, c_in), w(384), rng, bias_one=True), *self.dropout("drop6"),
@@ -190,13 +285,13 @@ class AlexNet64(AlexNetFamily):
     def layers(self, c_in, n_classes, rng):
         conv, fc, w = self.conv, self.fc, self.width
         body = [
-            *conv("conv1", c_in, w(64), 5, rng, padding=2), *self.lrn("lrn1"), MaxPool2D(3, 2, 1, name="pool1"),
-            *conv("conv2", w(64), w(128), 5, rng, padding=2, groups=2, bias_one=True),
-            *self.lrn("lrn2"), MaxPool2D(3, 2, 1, name="pool2"),
+            *conv("conv1", c_in, w(64), 5, rng, padding=2), *self.lrn("lrn1"), *self.pool("pool1", 1),
+            *conv("conv2", w(64), w(128), 5, rng, padding=2, groups=self.groups(), bias_one=True),
+            *self.lrn("lrn2"), *self.pool("pool2", 1),
             *conv("conv3", w(128), w(192), 3, rng, padding=1),
-            *conv("conv4", w(192), w(192), 3, rng, padding=1, groups=2, bias_one=True),
-            *conv("conv5", w(192), w(128), 3, rng, padding=1, groups=2, bias_one=True),
-            MaxPool2D(3, 2, 1, name="pool5"), Flatten(name="flatten"),
+            *conv("conv4", w(192), w(192), 3, rng, padding=1, groups=self.groups(), bias_one=True),
+            *conv("conv5", w(192), w(128), 3, rng, padding=1, groups=self.groups(), bias_one=True),
+            *self.pool("pool5", 1), Flatten(name="flatten"),
         ]
         return body + [
             *fc("fc6", self.flat_features(body, c_in), w(1024), rng, bias_one=True), *self.dropout("drop6"),

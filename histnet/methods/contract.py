@@ -25,6 +25,10 @@ registry, so a plug-in joins them with no other change):
     The native square input of a network (None: any size).
 ``crossover``
     Whether ``histnet crossover`` compares it by default.
+``ablations``
+    The paper's design claims as arms for ``histnet ablate``: ``{name: {"set": {...},
+    "change": ..., "claim": ..., "citation": ..., "expect": "worse"|"better"|"slower"}}``
+    (:mod:`histnet.ablation`).
 ``history``
     Keys of the published figures it reproduces (``histnet/published_results.csv``), in
     order of preference; a table shows those on its own benchmark, else the first.
@@ -73,6 +77,7 @@ class Method:
     input_size: ClassVar[Optional[int]] = None
     crossover: ClassVar[bool] = False
     history: ClassVar[tuple] = ()
+    ablations: ClassVar[dict] = {}
 
     def __init__(self, config=None, *, backend: Backend | str = "cpu", seed: int = 0,
                  progress: Optional[ProgressCallback] = None, workdir: Optional[Path] = None,

@@ -55,7 +55,8 @@ from ..backend import FLOAT, get_array_module, to_device, to_host
 from ..data import augment
 from ..errors import ConfigError, DataError
 from ..tiles import tile_images
-from ..nn import SGD, BatchNorm, Conv2D, Dropout, Linear, ReLU, Sequential, Trainer, make_schedule, softmax
+from ..nn import (SGD, BatchNorm, Conv2D, Dropout, Linear, ReLU, Sequential, Tanh, Trainer, make_schedule,
+                  softmax)
 from .contract import Method
 
 SCHEDULES = ("plateau", "step", "cosine", "onecycle", "constant")
@@ -107,6 +108,8 @@ class CnnConfig:
     stop_if_stuck : bool, default=True
         End the run early, keeping the checkpoint, when the training loss stays at chance
         after the warm-up (:mod:`histnet.nn.health`); false only reports it.
+    activation : {"relu", "tanh"}, default="relu"
+        The hidden units' non-linearity (the 2012 paper's Figure 1 compares the two).
     """
 
     epochs: int = 90
@@ -131,6 +134,7 @@ class CnnConfig:
     min_steps: int = 0
     checkpoint_minutes: float = 5.0
     stop_if_stuck: bool = True
+    activation: str = "relu"
 
     def __post_init__(self):
         """Ranges, checked when the config is made (before any data is read)."""
@@ -146,7 +150,8 @@ class CnnConfig:
                   ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
                   ("init", self.init in ("paper", "he", "glorot"), "one of paper, he, glorot"),
                   ("normalize", self.normalize in ("mean", "meanstd"), "one of mean, meanstd"),
-                  ("test_crops", self.test_crops in ("center", "ten"), "one of center, ten")]
+                  ("test_crops", self.test_crops in ("center", "ten"), "one of center, ten"),
+                  ("activation", self.activation in ("relu", "tanh"), "one of relu, tanh")]
         for name, ok, want in checks:
             if not ok:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be {want}")
@@ -247,7 +252,7 @@ class ImageCnnMethod(Method):
         out = [Conv2D(c_in, c_out, k, stride=stride, padding=padding, groups=groups, name=name, **kw)]
         if bn:
             out += self.bn(_layer_name(name, "bn"), c_out)
-        return out + ([ReLU(True, name=_relu_name(name))] if relu else [])
+        return out + (self.activation(_relu_name(name)) if relu else [])
 
     def dropout(self, name: str) -> list:
         """``[Dropout]`` with the configured probability."""
@@ -260,7 +265,13 @@ class ImageCnnMethod(Method):
     def fc(self, name: str, n_in: int, n_out: int, rng, *, bias_one: bool = False, output: bool = False) -> list:
         """``[Linear, ReLU]``, or ``[Linear]`` for the classifier layer (``output=True``)."""
         out = [Linear(n_in, n_out, name=name, **self.init_kw(rng, bias_one=bias_one, output=output))]
-        return out if output else out + [ReLU(True, name=_relu_name(name))]
+        return out if output else out + self.activation(_relu_name(name))
+
+    def activation(self, name: str) -> list:
+        """The configured non-linearity: ``[ReLU]`` (in place) or ``[Tanh]``."""
+        if getattr(self.config, "activation", "relu") == "tanh":
+            return [Tanh(name=name)]
+        return [ReLU(True, name=name)]
 
     def flat_features(self, layers: list, c_in: int) -> int:
         """Length of the vector ``layers`` make of one native-size input with ``c_in`` channels."""

@@ -53,6 +53,13 @@ class ResNetCifar(ImageCnnMethod):
     input_size = 32
     channel_multiple = 1
     blocks = 3
+    ablations = {
+        "plain": {"set": {"plain": True}, "change": "no shortcuts: the plain net of the same depth",
+                  "expect": "worse",
+                  "claim": "residual nets train better than plain ones of the same depth, the more so the deeper: "
+                           "plain-56 is worse than plain-20, ResNet-56 better than ResNet-20 (CIFAR-10)",
+                  "citation": "He et al. 2015, Figure 6"},
+    }
     profiles = onecycle_profiles(0.1, epochs=40, quick_width=0.5, dropout=0.0)  # no dropout in ResNet
     Config = config_with_defaults("ResNetConfig", profiles["full"], base=ResNetConfig)
 

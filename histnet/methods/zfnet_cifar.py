@@ -32,6 +32,7 @@ class ZFNetCifar(AlexNetCifar):
     progression = "zfnet"
     image_sizes = (None, None)
     crossover = False
+    ablations = {}  # AlexNet's arms do not carry over (its conv3-5 widths differ)
 
     def layers(self, c_in, n_classes, rng):
         conv, fc, w = self.conv, self.fc, self.width
