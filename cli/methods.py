@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 import sys
+import textwrap
 
 import click
 
@@ -28,11 +31,113 @@ def methods_list():
         click.echo(f"{name:<{w}}  (plug-in failed to load: {err})", err=True)
 
 
+#: A numpy-style entry line: ``name : type`` or ``name, other : type`` (the type optional).
+_ENTRY = re.compile(r"^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*(.*))?$")
+
+
+def _split_top(text: str) -> list:
+    """``text`` split at the commas outside braces, brackets and quotes."""
+    parts, depth, quote, cur = [], 0, None, ""
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[(":
+            depth += 1
+        elif ch in "}])":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return parts + [cur.strip()] if cur.strip() else parts
+
+
+def _plain(text: str) -> str:
+    """reST markup out of a description: ``x`` and :role:`x` read as x."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    return text.replace("``", "")
+
+
+def parse_attributes(doc: str) -> dict:
+    """The ``Attributes`` section of a numpy-style docstring.
+
+    Entries are ``name : type, default=...`` (or ``a, b : type``, or a bare name) at the
+    section's indentation, each followed by indented description lines. The section ends
+    at the next heading or at a line that is not an entry.
+
+    Returns
+    -------
+    dict
+        ``{name: (type, description)}``: the type without its ``default=`` part (the
+        field's real default is printed instead: a net's own defaults differ from the
+        docstring's), the description on one line; either may be "". Names sharing one
+        entry share its description; ``a, b : int, float`` gives each its own type.
+    """
+    lines = inspect.cleandoc(doc or "").splitlines()
+    out: dict = {}
+    i = next((k for k, ln in enumerate(lines[:-1]) if ln.startswith("Attributes")
+              and set(lines[k + 1].strip()) == {"-"}), None)
+    if i is None:
+        return out
+    names: list = []
+    body = lines[i + 2:]
+    for k, ln in enumerate(body):
+        if not ln.strip():
+            continue
+        if ln[0].isspace():
+            for n in names:
+                t, d = out[n]
+                out[n] = (t, (d + " " + _plain(ln.strip())).strip())
+            continue
+        m = _ENTRY.match(ln.strip())
+        if not m or (k + 1 < len(body) and body[k + 1].strip() and set(body[k + 1].strip()) == {"-"}):
+            break  # not an entry, or the next section's heading
+        names = [n.strip() for n in m.group(1).split(",")]
+        kind = re.sub(r",?\s*default\s*=.*$", "", m.group(2) or "").strip()
+        kinds = _split_top(kind)
+        for j, n in enumerate(names):
+            out[n] = (kinds[j] if len(names) > 1 and len(kinds) == len(names) else kind, "")
+    return out
+
+
+def config_attributes(config_cls) -> dict:
+    """:func:`parse_attributes` over ``config_cls`` and its bases: a subclass's docstring
+    adds to its bases' and wins where both describe a name (a config made by
+    ``config_with_defaults`` carries its base's docstring). Dataclasses without a
+    docstring of their own add nothing."""
+    out: dict = {}
+    for klass in reversed(getattr(config_cls, "__mro__", ())):
+        for name, (kind, desc) in parse_attributes(klass.__dict__.get("__doc__") or "").items():
+            old_kind, old_desc = out.get(name, ("", ""))
+            out[name] = (kind or old_kind, desc or old_desc)
+    return out
+
+
+def parameter_line(name: str, default, kind: str = "", meaning: str = "", width: int = 100) -> str:
+    """``  name = default  (type/allowed) meaning``, wrapped at ``width`` with the
+    continuation indented; ``  name = default`` when the docstring says nothing of it."""
+    line = f"  {name} = {default!r}"
+    extra = " ".join(x for x in [f"({kind})" if kind else "", meaning] if x)
+    if not extra:
+        return line
+    return textwrap.fill(f"{line}  {extra}", width=width, subsequent_indent=" " * 6, break_long_words=False,
+                         break_on_hyphens=False)
+
+
 @methods_group.command("info", short_help="A method's parameters, defaults and profiles.")
 @click.argument("name", type=MethodName())
 def methods_info(name):
-    """Show NAME's paper, summary, parameters with defaults, and profiles."""
+    """Show NAME's paper, summary, parameters with defaults, and profiles.
+
+    Each parameter is printed as ``name = default  (type or allowed values) meaning``,
+    read from the ``Attributes`` section of the method's config docstring; a parameter
+    the docstring does not describe shows its name and default only.
+    """
     import dataclasses
+    import shutil
 
     from histnet.methods import get_method
 
@@ -46,9 +151,12 @@ def methods_info(name):
         click.echo("")
         click.echo(doc)
     click.echo("\nparameters (set with --set NAME=VALUE or --config FILE.toml):")
+    described = config_attributes(cls.Config)
+    width = max(60, min(shutil.get_terminal_size().columns, 120))
     for f in dataclasses.fields(cls.Config):
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
-        click.echo(f"  {f.name} = {default!r}")
+        kind, meaning = described.get(f.name, ("", ""))
+        click.echo(parameter_line(f.name, default, kind, meaning, width))
     for prof, values in cls.profiles.items():
         click.echo(f"profile {prof}: " + (", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"))

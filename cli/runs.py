@@ -77,23 +77,49 @@ def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, c
         ui.note(f"record: {record_path}" + (f"; model: {record_path.parent / rec['model']}" if rec.get("model") else ""))
 
 
+def terminal_columns():
+    """The width of the terminal stdout writes to, in characters; None when stdout is not a
+    terminal (a pipe, a file, a test), where ``histnet report`` prints every column."""
+    import shutil
+
+    try:
+        if not sys.stdout.isatty():
+            return None
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return None
+    return shutil.get_terminal_size().columns
+
+
 @click.command("report", short_help="Side-by-side table (and figures) of run folders.")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
-@out_option("Where to write table.md/.csv/.tex and figures (default: the single RUNS folder, else ./report).")
-@figures_option("Also draw the figures.")
+@out_option("Where to write table.md/.csv/.tex, the figures and report.html "
+            "(default: the single RUNS folder, else ./report).")
+@figures_option("Also draw the figures and write report.html (the table, figures, commands and machines "
+                "on one page that opens offline).")
 @click.pass_context
 def report_command(ctx, runs, out, figures):
     """Read RUNS (run folders, or folders holding them) into one table.
 
-    The table is printed and written as Markdown, CSV and LaTeX.
+    The table is printed and written as Markdown, CSV and LaTeX; with the figures, also
+    as report.html. In a terminal too narrow for every column, the printed table keeps
+    year, method, data set, setting, errors, fit time and note; the files keep every column.
     """
-    from histnet.report import jump_line, load_records, to_markdown, write_report
+    from histnet.report import jump_line, load_records, markdown_width, narrow_table, to_markdown, write_report
 
     records = load_records(runs)
     if not records:
         raise click.ClickException(f"no result.json under {', '.join(runs)}")
     out = out or (runs[0] if len(runs) == 1 and Path(runs[0]).is_dir() else "report")
     res = write_report(records, out, dataset=None, figures=figures)
-    click.echo(to_markdown(res["table"]))
+    full = to_markdown(res["table"])
+    columns = terminal_columns()
+    if columns is not None and markdown_width(full) > columns:
+        narrow = narrow_table(res["table"])
+        click.echo(to_markdown(narrow))
+        files = "table.md, table.csv, table.tex" + (" and report.html" if figures else "")
+        click.echo(f"(narrow view: {len(narrow.columns)} of {len(res['table'].columns)} columns, for a terminal "
+                   f"{columns} characters wide; {files} in {out} keep every column)")
+    else:
+        click.echo(full)
     click.echo(jump_line(res["jump"]))
     ui_of(ctx).note(f"written: {', '.join(str(p) for p in res['paths'])}")

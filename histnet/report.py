@@ -5,7 +5,9 @@ writes; nothing re-computes a metric. Figures use matplotlib's object-oriented A
 (``matplotlib.figure.Figure``, no pyplot state) and are saved as PNG and SVG, each
 with a title, labelled axes with units, a legend where there is more than one
 series, and a caption line naming the data set and the date, so a figure can be read
-on its own.
+on its own. The ``figure_*`` functions return a figure unsaved (for a notebook, or to
+check its labels); the ``plot_*`` functions save it. :func:`write_report` also writes
+``report.html``, one self-contained page of the table and figures (:mod:`histnet.html_report`).
 
 Two helpers draw on axes the caller owns instead of reading records:
 :func:`draw_filters` and :func:`draw_samples`, the grids of a model's filters and samples
@@ -253,6 +255,21 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The columns of the narrow table a terminal shows (:func:`narrow_table`), in this order.
+NARROW_COLUMNS = ["year", "method", "data set", "setting", "top-1 error", "top-5 error", "fit time (s)", "note"]
+
+
+def narrow_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The side-by-side table cut to :data:`NARROW_COLUMNS` (those it has), for a narrow
+    terminal: the paper, speed, size, FLOPs and published-history columns are left out."""
+    return table[[c for c in NARROW_COLUMNS if c in table.columns]]
+
+
+def markdown_width(markdown: str) -> int:
+    """The widest line of a Markdown table, in characters."""
+    return max((len(line) for line in markdown.splitlines()), default=0)
+
+
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$"}
 _LATEX_SPECIAL = re.compile("|".join(re.escape(k) for k in _LATEX_ESCAPES))
@@ -351,7 +368,10 @@ def _figure(w=7.0, h=4.2):
 
 
 def _caption(fig, text):
-    fig.supxlabel(text, fontsize=7, color="0.35")
+    """The caption under a figure, each line wrapped to the figure's width (about 15
+    characters of 7-point text per inch), so that no line runs off the page."""
+    width = max(40, int(15 * fig.get_figwidth()))
+    fig.supxlabel("\n".join(textwrap.fill(line, width) for line in text.splitlines()), fontsize=7, color="0.35")
 
 
 def _save(fig, out_base: Path) -> list[Path]:
@@ -382,8 +402,14 @@ def caption_text(dataset: str, extra: str = "", when: Optional[str] = None) -> s
     return f"histnet run on {dataset}, {when or _dt.date.today().isoformat()}" + (f"; {extra}" if extra else "")
 
 
-def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
-    """History's ILSVRC top-5 errors by year beside this run's errors, method by method."""
+def figure_progression(df: pd.DataFrame, dataset: str):
+    """The progression figure as a ``matplotlib.figure.Figure`` (not saved): history's ILSVRC
+    top-5 errors by year on the left, this run's errors method by method on the right.
+
+    The right-hand legend sits in the upper corner above the lower bars, and the axis is
+    raised until the legend covers no bar and no value label (checked on the drawn
+    figure, :func:`_clear_legend`). :func:`plot_progression` saves it.
+    """
     fig = _figure(10, 4.4)
     ax_h, ax_r = fig.subplots(1, 2, width_ratios=[1, 1.6])
     pub = published()
@@ -411,32 +437,69 @@ def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
                                                      top5=("top5_error", "mean")).set_index("label")
     x = np.arange(len(table))
     colors = {"baseline": "0.6", "hand-crafted": "C0", "dbn": "C2", "cnn": "C3"}
-    ax_r.bar(x - 0.2, 100 * table["top1"], 0.4, color=[colors.get(f, "C7") for f in table["family"]])
+    bars = list(ax_r.bar(x - 0.2, 100 * table["top1"], 0.4, color=[colors.get(f, "C7") for f in table["family"]]))
     from matplotlib.patches import Patch
 
     handles = [Patch(color=colors.get(f, "C7"), label=f"{f}: top-1 error") for f in dict.fromkeys(table["family"])]
+    heights = 100 * table["top1"].astype(float).fillna(0).to_numpy()
     if table["top5"].notna().any():
-        ax_r.bar(x + 0.2, 100 * table["top5"].astype(float), 0.4, color="none", edgecolor="k", hatch="//")
+        top5 = 100 * table["top5"].astype(float)
+        bars += list(ax_r.bar(x + 0.2, top5, 0.4, color="none", edgecolor="k", hatch="//"))
         handles.append(Patch(facecolor="none", edgecolor="k", hatch="//", label="top-5 error"))
-    for xi, v in zip(x, table["top1"]):
-        ax_r.annotate(f"{100 * v:.1f}", (xi - 0.2, 100 * v), ha="center", va="bottom", fontsize=7)
+        heights = np.maximum(heights, top5.fillna(0).to_numpy())
+    labels = [ax_r.annotate(f"{100 * v:.1f}", (xi - 0.2, 100 * v), ha="center", va="bottom", fontsize=7)
+              for xi, v in zip(x, table["top1"])]
     ax_r.set_xticks(x, [f"{m}\n({int(y) if pd.notna(y) else ''})" for m, y in zip(table.index, table["year"])],
                     fontsize=7)
     ax_r.set_ylabel("test error (%)")
     ax_r.set_title(f"This run: {dataset}")
-    ax_r.legend(handles=handles, fontsize=8)
+    # the free corner: above the lower half of the bars (history's order puts the low ones right)
+    half = len(heights) // 2
+    left, right = (heights[:max(half, 1)].max(initial=0), heights[half:].max(initial=0))
+    ax_r.set_ylim(0, 1.12 * max(heights.max(initial=0), 1.0))  # room for the value labels
+    legend = ax_r.legend(handles=handles, fontsize=8, loc="upper right" if right <= left else "upper left")
     last = table["year"].max() if len(table) else None
     fig.suptitle("The road to AlexNet: history beside this reproduction" if last is None or pd.isna(last)
                  or last <= 2012 else "From hand-crafted features to residual nets: history beside this reproduction")
     _caption(fig, caption_text(dataset, when=run_date(df)) + "\n" + jump_line(the_jump(df)))
-    return _save(fig, Path(out_base))
+    _clear_legend(fig, ax_r, legend, bars + labels)  # last: the titles take room from the axes
+    return fig
 
 
-def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
-    """Error (train solid, validation dashed) and training loss per epoch, per method."""
+def _clear_legend(fig, ax, legend, artists, tries: int = 12) -> None:
+    """Raise ``ax``'s upper y-limit until ``legend`` overlaps none of ``artists`` (bars,
+    value labels) on the drawn figure; at most ``tries`` steps of 15%."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not artists:
+        return
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    for _ in range(tries):
+        fig.draw_without_rendering()
+        renderer = fig.canvas.get_renderer()
+        box = legend.get_window_extent(renderer)
+        if not any(box.overlaps(a.get_window_extent(renderer)) for a in artists):
+            return
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi * 1.15)
+
+
+def plot_progression(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
+    """History's ILSVRC top-5 errors by year beside this run's errors, method by method
+    (:func:`figure_progression`), saved as PNG and SVG."""
+    return _save(figure_progression(df, dataset), Path(out_base))
+
+
+def figure_learning_curves(records: Sequence[dict], dataset: str):
+    """The learning-curve figure (not saved), or None when no record has a curve.
+
+    Left: error per epoch, training solid and validation dashed (the title names only the
+    styles that are drawn); right: training loss per epoch.
+    """
     curves = [(r["method"], r["learning_curve"]) for r in records if r.get("learning_curve")]
     if not curves:
-        return []
+        return None
 
     def series(curve, key):
         return [c.get("epoch", i + 1) for i, c in enumerate(curve)], [
@@ -444,6 +507,7 @@ def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> lis
 
     fig = _figure(10, 4.2)
     ax_err, ax_loss = fig.subplots(1, 2)
+    drawn = set()
     for i, (method, curve) in enumerate(curves):
         color = f"C{i}"
         for key, style in (("train_error", "o-"), ("val_error", "s--")):
@@ -451,12 +515,14 @@ def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> lis
             if not all(np.isnan(ys)):
                 ax_err.plot(ep, 100 * np.asarray(ys), style, ms=3, color=color,
                             label=f"{method} ({key.split('_')[0]})")
+                drawn.add(key)
         ep, ys = series(curve, "train_loss")
         if not all(np.isnan(ys)):
             ax_loss.plot(ep, ys, "o-", ms=3, color=color, label=method)
+    styles = [s for k, s in (("train_error", "train solid"), ("val_error", "validation dashed")) if k in drawn]
     ax_err.set_xlabel("epoch")
     ax_err.set_ylabel("error (%)")
-    ax_err.set_title("Error per epoch (train solid, validation dashed)")
+    ax_err.set_title("Error per epoch" + (f" ({', '.join(styles)})" if styles else ""))
     if ax_err.get_legend_handles_labels()[0]:
         ax_err.legend(fontsize=8)
     ax_loss.set_xlabel("epoch")
@@ -466,14 +532,45 @@ def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> lis
         ax_loss.legend(fontsize=8)
     fig.suptitle("Learning curves")
     _caption(fig, caption_text(dataset, when=run_date(records)))
-    return _save(fig, Path(out_base))
+    return fig
 
 
-def plot_confusions(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
-    """One confusion matrix (row-normalised, %) per finished method."""
+def plot_learning_curves(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
+    """Error (train solid, validation dashed, where recorded) and training loss per epoch,
+    per method (:func:`figure_learning_curves`), saved as PNG and SVG; none without curves."""
+    fig = figure_learning_curves(records, dataset)
+    return [] if fig is None else _save(fig, Path(out_base))
+
+
+#: Confusion matrices name their classes up to this many; more are labelled by index.
+MAX_NAMED_CLASSES = 30
+
+
+def short_name(name, width: int = 10) -> str:
+    """``name`` cut to ``width`` characters, the last one an ellipsis when cut."""
+    name = str(name)
+    return name if len(name) <= width else name[:width - 1] + "\u2026"
+
+
+def class_labels(record: dict, n: int) -> Optional[list]:
+    """The ``n`` class names a record's evaluation stored (``metrics["class_names"]``),
+    shortened by :func:`short_name`; None when it stored none, a different number, or more
+    than :data:`MAX_NAMED_CLASSES` (too many to read on a tick)."""
+    names = (record.get("metrics") or {}).get("class_names")
+    if not isinstance(names, list) or len(names) != n or n > MAX_NAMED_CLASSES:
+        return None
+    return [short_name(c) for c in names]
+
+
+def figure_confusions(records: Sequence[dict], dataset: str):
+    """One confusion matrix (row-normalised, %) per finished method (not saved), or None.
+
+    Classes are labelled by the names the evaluation stored (shortened to 10 characters),
+    or by index for records that hold none or more than :data:`MAX_NAMED_CLASSES`.
+    """
     recs = [r for r in records if r.get("status") == "ok" and r.get("metrics")]
     if not recs:
-        return []
+        return None
     n = len(recs)
     cols = min(4, n)
     rows = (n + cols - 1) // cols
@@ -484,15 +581,26 @@ def plot_confusions(records: Sequence[dict], out_base, dataset: str) -> list[Pat
         cmn = 100 * cm / np.maximum(cm.sum(1, keepdims=True), 1)
         im = ax.imshow(cmn, cmap="Blues", vmin=0, vmax=100)
         ax.set_title(f"{r['method']}: {100 * r['top1_error']:.1f}% error", fontsize=8)
-        ax.set_xlabel("predicted class", fontsize=7)
-        ax.set_ylabel("true class", fontsize=7)
+        names = class_labels(r, len(cm))
+        if names is not None:
+            ax.set_xticks(range(len(cm)), names, rotation=90)
+            ax.set_yticks(range(len(cm)), names)
+        ax.set_xlabel("predicted class" if names is not None else "predicted class (index)", fontsize=7)
+        ax.set_ylabel("true class" if names is not None else "true class (index)", fontsize=7)
         ax.tick_params(labelsize=6)
     for ax in axes[n:]:
         ax.axis("off")
     fig.colorbar(im, ax=axes[:n].tolist(), shrink=0.7, label="% of true class")
     fig.suptitle("Confusion matrices")
     _caption(fig, caption_text(dataset, when=run_date(records)))
-    return _save(fig, Path(out_base))
+    return fig
+
+
+def plot_confusions(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
+    """One confusion matrix (row-normalised, %) per finished method (:func:`figure_confusions`),
+    saved as PNG and SVG."""
+    fig = figure_confusions(records, dataset)
+    return [] if fig is None else _save(fig, Path(out_base))
 
 
 def plot_filters(records: Sequence[dict], out_base, dataset: str) -> list[Path]:
@@ -649,8 +757,31 @@ def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
 
 
 def write_report(records: Sequence[dict], out_dir, dataset: Optional[str] = None, stem: str = "table",
-                 figures: bool = True) -> dict:
-    """Tables and figures for a set of records. Returns the table, jump and the written paths."""
+                 figures: bool = True, html: Optional[bool] = None) -> dict:
+    """Tables and figures for a set of records. Returns the table, jump and the written paths.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        Result records (:func:`load_records`).
+    out_dir : path
+        Where ``<stem>.md``/``.csv``/``.tex``, the figures and ``report.html`` go.
+    dataset : str, optional
+        The data set named in captions (default: the records' data sets).
+    stem : str, default="table"
+        File name of the tables.
+    figures : bool, default=True
+        Draw the figures (PNG and SVG).
+    html : bool, optional
+        Write ``report.html`` (:mod:`histnet.html_report`: the table, the PNG figures
+        embedded, the commands and machines, readable offline). Default: with the figures.
+
+    Returns
+    -------
+    dict
+        ``table`` (the side-by-side DataFrame), ``frame`` (:func:`records_to_frame`),
+        ``jump`` (:func:`the_jump`) and ``paths`` (every file written, ``report.html`` last).
+    """
     df = records_to_frame(records)
     if not len(df):
         raise HistnetError("no result records found")
@@ -666,4 +797,9 @@ def write_report(records: Sequence[dict], out_dir, dataset: Optional[str] = None
         paths += plot_learning_curves(records, out_dir / "learning_curves", dataset)
         paths += plot_confusions(records, out_dir / "confusion", dataset)
         paths += plot_filters(records, out_dir / "filters", dataset)
+    if figures if html is None else html:
+        from .html_report import write_html
+
+        paths.append(write_html(out_dir / "report.html", table, records, paths, title=f"histnet on {dataset}",
+                                caption=jump_line(jump), when=run_date(df)))
     return {"table": table, "frame": df, "jump": jump, "paths": paths}

@@ -221,3 +221,133 @@ def test_figure_captions_carry_the_day_the_runs_finished():
     assert report.run_date(recs) == "2026-11-30"
     assert report.run_date(report.records_to_frame(recs)) == "2026-11-30"
     assert report.caption_text("toy", when="2026-11-30") == "histnet run on toy, 2026-11-30"
+
+
+# -- figures: legend, class names, titles ----------------------------------------------------------
+
+
+def _overlaps(fig, ax):
+    """The bars and value labels of ``ax`` that its legend covers on the drawn figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = ax.get_legend().get_window_extent(renderer)
+    artists = list(ax.patches) + list(ax.texts)
+    return [a for a in artists if box.overlaps(a.get_window_extent(renderer))]
+
+
+@pytest.mark.parametrize("errors", [
+    [0.10, 0.20, 0.30, 0.95],   # the tallest bar on the right, where the legend used to sit
+    [0.95, 0.20, 0.30, 0.10],   # the tallest on the left
+    [0.90, 0.92, 0.94, 0.96],   # every bar tall: the axis must make room
+])
+def test_the_progression_legend_hides_no_bar_and_no_value(errors):
+    specs = [("pixels-svm", "baseline", 1995), ("hog-svm", "hand-crafted", 2005), ("dbn", "dbn", 2006),
+             ("alexnet-cifar", "cnn", 2012)]
+    recs = [record(m, f, y, e, top5=e / 2) for (m, f, y), e in zip(specs, errors)]
+    fig = report.figure_progression(report.records_to_frame(recs), "toy")
+    ax = fig.axes[1]
+    assert ax.get_title() == "This run: toy"
+    assert len(ax.texts) == 4 and {t.get_text() for t in ax.texts} == {f"{100 * e:.1f}" for e in errors}
+    assert _overlaps(fig, ax) == []
+    assert ax.get_ylim()[1] > 100 * max(errors)
+
+
+def test_confusion_matrices_name_their_classes():
+    named = record("hog-svm", "hand-crafted", 2005, 0.3)
+    named["metrics"]["class_names"] = ["cat", "automobile", "a very long class name"]
+    unnamed = record("pixels-svm", "baseline", 1995, 0.4)  # an older record: no names stored
+    fig = report.figure_confusions([named, unnamed], "toy")
+    ax_named, ax_unnamed = fig.axes[0], fig.axes[1]
+    want = ["cat", "automobile", "a very lo\u2026"]
+    assert [t.get_text() for t in ax_named.get_xticklabels()] == want
+    assert [t.get_text() for t in ax_named.get_yticklabels()] == want
+    assert ax_named.get_xlabel() == "predicted class" and ax_named.get_ylabel() == "true class"
+    assert ax_unnamed.get_xlabel() == "predicted class (index)"
+    assert report.short_name("automobile") == "automobile" and len(report.short_name("x" * 40)) == 10
+    many = record("hog-svm", "hand-crafted", 2005, 0.3)
+    many["metrics"]["class_names"] = [f"class {i}" for i in range(3)]
+    assert report.class_labels(many, 4) is None  # names that do not match the matrix are not used
+
+
+def test_the_learning_curve_title_names_only_the_curves_drawn():
+    train_only = dict(record("alexnet-cifar", "cnn", 2012, 0.2),
+                      learning_curve=[{"epoch": 1, "train_error": 0.5, "train_loss": 1.2},
+                                      {"epoch": 2, "train_error": 0.3, "train_loss": 0.9}])
+    fig = report.figure_learning_curves([train_only], "toy")
+    assert fig.axes[0].get_title() == "Error per epoch (train solid)"
+    both = dict(train_only, learning_curve=[dict(c, val_error=0.4) for c in train_only["learning_curve"]])
+    assert report.figure_learning_curves([both], "toy").axes[0].get_title() == (
+        "Error per epoch (train solid, validation dashed)")
+    val_only = record("alexnet-cifar", "cnn", 2012, 0.2)  # the helper's curve: validation error only
+    assert report.figure_learning_curves([val_only], "toy").axes[0].get_title() == (
+        "Error per epoch (validation dashed)")
+    assert report.figure_learning_curves([record("hog-svm", "hand-crafted", 2005, 0.3)], "toy") is None
+
+
+# -- the printed table in a narrow terminal ----------------------------------------------------------
+
+
+def _report_folder(tmp_path):
+    for r in RECORDS:
+        d = tmp_path / "runs" / r["run_id"]
+        d.mkdir(parents=True)
+        (d / "result.json").write_text(json.dumps(r))
+    return tmp_path / "runs"
+
+
+def _invoke_report(runs, out, columns, monkeypatch):
+    from click.testing import CliRunner
+
+    from histnet_cli import runs as runs_cli
+    from histnet_cli.main import cli
+
+    if columns != "unpatched":
+        monkeypatch.setattr(runs_cli, "terminal_columns", lambda: columns)
+    res = CliRunner().invoke(cli, ["report", str(runs), "--out", str(out), "--no-figures"])
+    assert res.exit_code == 0, res.output
+    return res.stdout
+
+
+def test_report_prints_a_narrow_table_in_a_narrow_terminal(tmp_path, monkeypatch):
+    runs = _report_folder(tmp_path)
+    wide = _invoke_report(runs, tmp_path / "a", "unpatched", monkeypatch)  # not a terminal: as before
+    full_md = (tmp_path / "a" / "table.md").read_text()
+    assert full_md in wide and "narrow view" not in wide
+    assert _invoke_report(runs, tmp_path / "b", 1000, monkeypatch) == wide  # a wide terminal: the same
+    narrow = _invoke_report(runs, tmp_path / "c", 80, monkeypatch)
+    header = narrow.splitlines()[0]
+    assert header == "| year | method | top-1 error | top-5 error | fit time (s) | note |"
+    assert "| 2005 | hog-svm | 25.00% ± 5.00 | n/a | 1.5 | 2 seeds |" in narrow
+    assert "paper" not in header and "history" not in header
+    assert "narrow view: 6 of 11 columns" in narrow and "keep every column" in narrow
+    assert len([ln for ln in narrow.splitlines() if "narrow view" in ln]) == 1
+    assert narrow.strip().splitlines()[-1].startswith("2012 jump")
+    assert (tmp_path / "c" / "table.md").read_text() == full_md  # the files keep every column
+
+
+def test_terminal_columns_is_none_off_a_terminal(monkeypatch):
+    import io
+    import os
+    import sys
+
+    from histnet_cli.runs import terminal_columns
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert terminal_columns() is None
+    monkeypatch.setattr(sys, "stdout", Tty())
+    monkeypatch.setattr("shutil.get_terminal_size", lambda fallback=(80, 24): os.terminal_size((72, 24)))
+    assert terminal_columns() == 72
+
+
+def test_narrow_table_keeps_the_settings_and_data_sets():
+    recs = [_run("hog-svm", 0, dataset="mnist5k"), _run("hog-svm", 0, dataset="cifar10", overrides={"C": "1"})]
+    table = report.side_by_side(report.records_to_frame(recs))
+    assert list(report.narrow_table(table).columns) == ["year", "method", "data set", "setting", "top-1 error",
+                                                        "top-5 error", "fit time (s)", "note"]
