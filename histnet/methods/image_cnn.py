@@ -64,12 +64,13 @@ SCHEDULES = ("plateau", "step", "cosine", "onecycle", "constant")
 
 @dataclass
 class CnnConfig:
-    """Hyper-parameters of the CNN recipe (defaults: AlexNet's, Krizhevsky et al. 2012, section 5).
+    """Hyper-parameters of the CNN recipe (defaults: AlexNet's, Krizhevsky et al. 2012, section 5;
+    a later net declares its own with :func:`config_with_defaults`).
 
     Attributes
     ----------
     epochs : int, default=90
-        The paper trained "roughly 90 cycles through the training set".
+        Passes over the training set (AlexNet trained "roughly 90 cycles").
     batch_size : int, default=128
     lr : float, default=0.01
         Initial (or, for one-cycle, peak) learning rate.
