@@ -35,13 +35,11 @@ link resolution), are in ``tests/test_data_download.py``.
 """
 
 import hashlib
-import http.server
 import io
 import os
 import subprocess
 import sys
 import tarfile
-import threading
 
 import numpy as np
 import pytest
@@ -49,7 +47,7 @@ from click.testing import CliRunner
 
 from histnet.data import download as dl
 from histnet_cli.main import cli
-from test_data_download import _cifar10_tar, _Handler
+from test_data_download import _cifar10_tar, _Handler, serve
 
 ARCHIVE = "cifar-10-python.tar.gz"
 
@@ -100,17 +98,8 @@ class _FaultyHandler(_Handler):
 @pytest.fixture
 def server():
     """A loopback server (``_FaultyHandler``), stopped when the test ends."""
-    handler = type("H", (_FaultyHandler,), {"files": {}, "log": [], "honour_range": True,
-                                            "cut_after": {}, "chunked": set(), "no_length": set()})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.timeout = 5
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    handler.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield handler
-    httpd.shutdown()
-    httpd.server_close()
-    t.join(timeout=10)
+    yield from serve(type("H", (_FaultyHandler,), {"files": {}, "log": [], "honour_range": True,
+                                                   "cut_after": {}, "chunked": set(), "no_length": set()}))
 
 
 @pytest.fixture

@@ -52,16 +52,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server():
-    handler = type("H", (_Handler,), {"files": {}, "log": [], "honour_range": True})
+def serve(handler):
+    """Serve ``handler`` (a handler class) on a loopback port until the generator is closed;
+    yields it with ``handler.base`` set to the server's address."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.timeout = 5
     t = threading.Thread(target=httpd.serve_forever, daemon=True)
     t.start()
     handler.base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield handler
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        t.join(timeout=10)
+
+
+@pytest.fixture
+def server():
+    yield from serve(type("H", (_Handler,), {"files": {}, "log": [], "honour_range": True}))
 
 
 def md5(b):
