@@ -55,3 +55,23 @@ def test_speed_rbm_prints_one_json_line_with_both_peer_settings():
     assert rec["anchor_setting"]["peer_params"] == {"batch_size": 100, "learning_rate": 0.05}
     for pl in (rec["ours_pl"], rec["peer_pl"], rec["anchor_setting"]["peer_pl"]):
         assert np.isfinite(pl) and pl < 0
+
+
+def test_gpu_check_says_clearly_when_there_is_no_gpu_and_its_steps_run_on_the_standin():
+    import shutil
+
+    if shutil.which("nvidia-smi"):
+        pytest.skip("a GPU machine: the check would run for real")
+    proc = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--no-install"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert rec["gpu"] is False and rec["reason"]
+    assert "no NVIDIA GPU usable here" in proc.stderr
+    smoke = subprocess.run([sys.executable, "benchmarks/gpu_check.py", "--smoke"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)
+    assert smoke.returncode == 0, smoke.stderr
+    speed = json.loads(smoke.stdout.strip().splitlines()[-1])["speed"]
+    for key in ("alexnet_cifar_train_img_s", "rbm_epoch_s", "hog_windows_s"):
+        for dev in ("gpu", "cpu"):
+            assert isinstance(speed[f"{key}_{dev}"], float) and speed[f"{key}_{dev}"] > 0, (key, dev, speed)
