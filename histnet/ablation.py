@@ -205,8 +205,13 @@ def _epochs_text(runs) -> str:
     return f"{np.mean([h[0] for h in hits]):g} ({np.mean([h[1] for h in hits]):,.0f} s)"
 
 
-def ablation_table(arms: Sequence[Arm], records: Mapping[str, list]) -> pd.DataFrame:
-    """One row for the full recipe and one per arm (``records``: arm name -> its records)."""
+def ablation_table(arms: Sequence[Arm], records: Mapping[str, list], unchanged: Iterable[str] = ()) -> pd.DataFrame:
+    """One row for the full recipe and one per arm (``records``: arm name -> its records).
+
+    ``unchanged`` names arms whose config equals the full recipe's (their change is already
+    the recipe's own under this profile): those are not comparable, whatever they measured.
+    """
+    unchanged = set(unchanged)
     full = records.get(FULL, [])
     f_ok = [float(r["top1_error"]) for r in full if r.get("status") == "ok"]
     rows = [[FULL, "the method's recipe as configured", _error_text(full), "", _time(full), _epochs_text(full),
@@ -216,6 +221,8 @@ def ablation_table(arms: Sequence[Arm], records: Mapping[str, list]) -> pd.DataF
         a_ok = [float(r["top1_error"]) for r in runs if r.get("status") == "ok"]
         diff = f"{100 * (np.mean(a_ok) - np.mean(f_ok)):+.2f}" if a_ok and f_ok else "n/a"
         verdict, why = judge(arm, full, runs)
+        if arm.name in unchanged:
+            verdict, why = "not comparable", "this arm changes nothing here: its settings are the recipe's own"
         claim = arm.claim + (f" ({arm.citation})" if arm.citation else "")
         rows.append([arm.name, arm.change, _error_text(runs), diff, _time(runs), _epochs_text(runs), claim,
                      verdict, why])
@@ -323,8 +330,9 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     by_arm: dict = {}
     for arm_name, rec in zip(owner, recs):
         by_arm.setdefault(arm_name, []).append(rec)
-    table = ablation_table(chosen, by_arm)
     full_cfg = make_config(cls, base, profile)
+    unchanged = [a.name for a in chosen if make_config(cls, {**base, **a.overrides}, profile) == full_cfg]
+    table = ablation_table(chosen, by_arm, unchanged)
     schedule = ", ".join(f"{k}={getattr(full_cfg, k)}" for k in ("epochs", "batch_size", "lr", "schedule")
                          if hasattr(full_cfg, k))
     caption = (f"Ablation of {method} on {name}, {profile or 'default'} profile"

@@ -136,3 +136,11 @@ def test_the_committed_dbn_ablation_table_matches_the_records():
     assert f"| {100 * arms['pretrained']['test_error']:.2f}% |" in md
     assert f"| {100 * arms['random-init']['test_error']:.2f}% |" in md and "| holds |" in md
     assert np.isclose(100 * (arms["random-init"]["test_error"] - arms["pretrained"]["test_error"]), 1.15)
+
+
+def test_an_arm_that_changes_nothing_under_the_profile_is_not_comparable(tmp_path):
+    # the quick profile already has no augmentation: that arm is the full recipe itself
+    res = run_ablation("alexnet-cifar", "mnist5k", data=TINY, overrides=SHORT, arms=["no-augmentation"],
+                       figures=False, out=tmp_path / "a")
+    row = res.table[res.table["arm"] == "no-augmentation"].iloc[0]
+    assert row["verdict"] == "not comparable" and "changes nothing here" in row["why"]
