@@ -52,6 +52,7 @@ from .errors import HistnetError, NotLearningError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
 from .io import atomic_write, ensure_writable_folder, save_npz, write_json
 from .methods import get_method, make_config
+from .methods.saved import MODEL_FILE
 from .nn.health import health_warnings
 from .progress import ProgressCallback
 
@@ -197,9 +198,6 @@ def predict_in_batches(method, dataset, batch_size: int = 500) -> np.ndarray:
     parts = [np.asarray(to_host(method.predict_scores(images)))
              for images, _ in dataset.batches(batch_size)]
     return np.concatenate(parts, axis=0)
-
-
-MODEL_FILE = "model.npz"
 
 
 def _save_model(method, run_dir: Path, splits) -> Optional[str]:

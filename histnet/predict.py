@@ -15,44 +15,14 @@ across thousands of files beyond ``batch_size`` at a time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable
 
 import numpy as np
 
 from .errors import DataError, HistnetError
-from .experiment import MODEL_FILE
+from .methods.saved import MODEL_FILE, load_model, model_path  # noqa: F401  (part of this module's API)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
-
-
-def model_path(run_or_model) -> Path:
-    """``run_or_model`` itself if it is a model file, else the ``model.npz`` in that run folder."""
-    p = Path(run_or_model)
-    if p.is_dir():
-        if (p / MODEL_FILE).is_file():
-            return p / MODEL_FILE
-        raise HistnetError(f"{p}: no {MODEL_FILE} in this folder (was it run with --no-save, or is it "
-                           "a folder of runs? give one run folder)")
-    if p.is_file():
-        return p
-    raise HistnetError(f"{p}: no such run folder or model file")
-
-
-def load_model(run_or_model, backend: str = "cpu"):
-    """The fitted method in a run folder or model file (its ``info_`` holds the class names)."""
-    import json
-
-    from .io import load_npz
-    from .methods import get_method
-
-    path = model_path(run_or_model)
-    data = load_npz(path, "model file")
-    try:
-        meta = json.loads(str(data["meta"]))
-        name = meta["method"]
-    except (KeyError, ValueError):
-        raise HistnetError(f"{path}: not a histnet model file (no method named in it)") from None
-    return get_method(name).load(path, backend=backend)
 
 
 def image_files(paths: Iterable) -> list[Path]:

@@ -11,7 +11,7 @@ import importlib
 import os
 import pkgutil
 
-_INFRASTRUCTURE = {"builtin", "config", "contract", "registration", "registry"}
+_INFRASTRUCTURE = {"builtin", "config", "contract", "registration", "registry", "saved"}
 
 BUILTIN_MODULES = sorted(m.name for m in pkgutil.iter_modules([os.path.dirname(__file__)])
                          if not m.name.startswith("_") and m.name not in _INFRASTRUCTURE)
