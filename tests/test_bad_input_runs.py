@@ -1,6 +1,6 @@
 """Bad input around runs, records and studies ends in one `Error:` line, through the CLI.
 
-Cases driven here (14):
+Cases driven here (15):
 
 1-3. a training checkpoint that is truncated, empty, or not an .npz at all (garbage that
      numpy would offer to load "with allow_pickle"): the line names the file, says to run
@@ -12,7 +12,8 @@ Cases driven here (14):
      before any computing;
 12. a diverging net: numpy's RuntimeWarnings are not printed before the divergence line;
 13. `histnet bench` outside a source checkout;
-14. a data folder that is a symbolic link loop.
+14. a data folder that is a symbolic link loop;
+15. images too small for the paper's HOG cells: the line says which profile or option fits.
 """
 
 import json
@@ -132,3 +133,9 @@ def test_a_data_folder_that_is_a_symlink_loop(tmp_path):
     assert res.exit_code == 2
     one_error_line(res, str(loop), "symbolic link that leads nowhere")
     assert not (tmp_path / "runs").exists()
+
+
+def test_images_too_small_for_the_papers_hog_say_what_fits(tmp_path):
+    res = invoke("run", "hog-svm", "--dataset", "digits", "--out", tmp_path)
+    one_error_line(res, "8x8", "--profile quick", "pixels_per_cell=2,2")
+    assert invoke("run", "hog-svm", "--dataset", "digits", "--profile", "quick", "--out", tmp_path).exit_code == 0

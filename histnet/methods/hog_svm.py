@@ -138,7 +138,13 @@ class HogSvm(FeatureSvmMethod):
         if shape is None:
             raise ConfigError(f"{self.name}: feature_dim needs an image shape before fit")
         p = self._hog_params()
-        return int(np.prod(hog_output_shape(shape, p["orientations"], p["pixels_per_cell"], p["cells_per_block"])))
+        try:
+            return int(np.prod(hog_output_shape(shape, p["orientations"], p["pixels_per_cell"],
+                                                p["cells_per_block"])))
+        except DataError as e:
+            cells = max(1, min(int(shape[0]), int(shape[1])) // (2 * p["cells_per_block"][0]))
+            raise DataError(f"{self.name}: {e}; for images this small use --profile quick (4-px cells) or "
+                            f"--set pixels_per_cell={cells},{cells}") from None
 
     def extract(self, images):
         """HOG of a uint8 batch (N, H, W, C) -> float32 (N, D), computed on the backend."""
