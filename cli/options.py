@@ -13,7 +13,6 @@ import os
 
 import click
 
-from histnet.experiment import DATA_OPTION_NAMES
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEVICE = click.Choice(["cpu", "gpu", "auto"])
@@ -131,6 +130,8 @@ def data_options(f):
     """
     @functools.wraps(f)
     def with_data(*args, **kwargs):
+        from histnet.experiment import DATA_OPTION_NAMES  # here, not at import: --help stays fast
+
         kwargs["data"] = {name: kwargs.pop(name) for name in DATA_OPTION_NAMES}
         return f(*args, **kwargs)
 
