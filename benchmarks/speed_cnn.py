@@ -14,6 +14,7 @@ Prints one JSON line::
     {"ours_img_s": ..., "peer_img_s": ..., "ratio": ...,          # alexnet-cifar training
      "ours_infer_img_s": ..., "peer_infer_img_s": ..., "infer_ratio": ...,
      "alexnet227": {"ours_train_img_s", "peer_train_img_s", "ours_infer_img_s", "peer_infer_img_s"},
+     "resnet20": {"ours_train_img_s", "peer_train_img_s", "train_ratio", ...},   # same batch
      "threads": ..., "batch": ..., "machine": ...}
 
 Usage::
@@ -56,8 +57,45 @@ def histnet_net(name, n_classes=10):
     return m.build(3, n_classes)
 
 
+def torch_resnet(blocks=3, n_classes=10):
+    """He et al.'s CIFAR ResNet in PyTorch, as histnet builds it: option-A shortcuts (every
+    second pixel, new channels zero), conv without bias + BN, global average pooling."""
+    import torch
+    import torch.nn as nn
+
+    class ShortcutA(nn.Module):
+        def __init__(self, c_in, c_out, stride):
+            super().__init__()
+            self.pad, self.stride = c_out - c_in, stride
+
+        def forward(self, x):
+            x = x[:, :, ::self.stride, ::self.stride]
+            return nn.functional.pad(x, (0, 0, 0, 0, 0, self.pad)) if self.pad else x
+
+    class Block(nn.Module):
+        def __init__(self, c_in, c_out, stride):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out),
+                                      nn.ReLU(inplace=True), nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False),
+                                      nn.BatchNorm2d(c_out))
+            self.short = ShortcutA(c_in, c_out, stride) if stride > 1 or c_in != c_out else nn.Identity()
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + self.short(x))
+
+    layers, c = [nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True)], 16
+    for stage, width in enumerate((16, 32, 64)):
+        for b in range(blocks):
+            layers.append(Block(c, width, 2 if stage and not b else 1))
+            c = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, n_classes))
+
+
 def torch_net(name, n_classes=10):
     import torch.nn as nn
+
+    if name == "resnet-20":
+        return torch_resnet(3, n_classes)
 
     def lrn(alpha):
         return nn.LocalResponseNorm(5, alpha=alpha, beta=0.75, k=2.0)
@@ -203,6 +241,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=5, help="training steps per timed repeat")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--skip-227", action="store_true", help="skip the 227-px alexnet comparison")
+    ap.add_argument("--skip-resnet", action="store_true", help="skip the resnet-20 comparison")
     ap.add_argument("--batch-227", type=int, default=32)
     ap.add_argument("--profile", action="store_true", help="per-layer breakdown on stderr")
     ap.add_argument("--layouts", action="store_true",
@@ -243,6 +282,17 @@ def main(argv=None):
                              "train_ratio": round(t2["ours"] / t2["peer"], 3),
                              "ours_infer_img_s": round(i2["ours"], 2), "peer_infer_img_s": round(i2["peer"], 2),
                              "infer_ratio": round(i2["ours"] / i2["peer"], 3)}
+    if not args.skip_resnet:  # batch norm and residual adds held to the same standard
+        o3, p3 = Ours("resnet-20", x, y), Peer("resnet-20", x, y)
+        if args.profile:
+            o3.train_step()
+            profile_step(o3)
+        t3 = race(o3, p3, "train_step", args.batch, args.steps, args.reps)
+        i3 = race(o3, p3, "infer", args.batch, args.steps * 3, args.reps)
+        res["resnet20"] = {"batch": args.batch, "ours_train_img_s": round(t3["ours"], 1),
+                           "peer_train_img_s": round(t3["peer"], 1), "train_ratio": round(t3["ours"] / t3["peer"], 3),
+                           "ours_infer_img_s": round(i3["ours"], 1), "peer_infer_img_s": round(i3["peer"], 1),
+                           "infer_ratio": round(i3["ours"] / i3["peer"], 3)}
     if args.layouts:
         res["layout_ms"] = layout_comparison(args.batch)
     res.update({"threads": threads, "batch": args.batch, "torch": torch.__version__,

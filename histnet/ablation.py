@@ -205,6 +205,17 @@ def _epochs_text(runs) -> str:
     return f"{np.mean([h[0] for h in hits]):g} ({np.mean([h[1] for h in hits]):,.0f} s)"
 
 
+def _fingerprint(rec) -> tuple:
+    curve = tuple(round(float(e.get("train_loss") or 0.0), 9) for e in rec.get("learning_curve") or ())
+    return rec.get("status"), rec.get("top1_error"), rec.get("top5_error"), curve
+
+
+def _same_runs(full, runs) -> bool:
+    """Whether the arm's runs are the full recipe's, result for result and loss for loss."""
+    return bool(full) and len(full) == len(runs) and all(
+        _fingerprint(a) == _fingerprint(b) and a.get("status") == "ok" for a, b in zip(full, runs))
+
+
 def ablation_table(arms: Sequence[Arm], records: Mapping[str, list], unchanged: Iterable[str] = ()) -> pd.DataFrame:
     """One row for the full recipe and one per arm (``records``: arm name -> its records).
 
@@ -223,6 +234,9 @@ def ablation_table(arms: Sequence[Arm], records: Mapping[str, list], unchanged: 
         verdict, why = judge(arm, full, runs)
         if arm.name in unchanged:
             verdict, why = "not comparable", "this arm changes nothing here: its settings are the recipe's own"
+        elif _same_runs(full, runs):
+            verdict, why = "not comparable", ("this arm's runs are identical to the full recipe's: its change has "
+                                              "no effect on this data (colour noise on grey images, for one)")
         claim = arm.claim + (f" ({arm.citation})" if arm.citation else "")
         rows.append([arm.name, arm.change, _error_text(runs), diff, _time(runs), _epochs_text(runs), claim,
                      verdict, why])

@@ -144,3 +144,12 @@ def test_an_arm_that_changes_nothing_under_the_profile_is_not_comparable(tmp_pat
                        figures=False, out=tmp_path / "a")
     row = res.table[res.table["arm"] == "no-augmentation"].iloc[0]
     assert row["verdict"] == "not comparable" and "changes nothing here" in row["why"]
+
+
+def test_an_arm_whose_runs_are_the_full_recipes_is_not_comparable():
+    curve = _curve([0.5, 0.3])
+    for c in curve:
+        c["train_loss"] = 1.0
+    same = ablation_table([Arm("pca-noise", "", {}, expect="better")],
+                          {FULL: [_rec(0.053, curve)], "pca-noise": [_rec(0.053, [dict(c) for c in curve])]})
+    assert same.iloc[1]["verdict"] == "not comparable" and "no effect on this data" in same.iloc[1]["why"]
