@@ -67,6 +67,7 @@ class BatchNorm(Layer):
         self.params["beta"] = to_device(np.zeros(channels, dtype), xp)
         self.buffers["running_mean"] = to_device(np.zeros(channels, dtype), xp)
         self.buffers["running_var"] = to_device(np.ones(channels, dtype), xp)
+        self._ones = {}  # a vector of ones per batch length, for the per-channel sums
 
     def forward(self, x, train=False):
         xp = get_array_module(x)
@@ -77,11 +78,11 @@ class BatchNorm(Layer):
         gamma, beta = self.params["gamma"], self.params["beta"]
         if train:
             m = x2.shape[0]
-            mean = x2.mean(axis=0)
-            xc = x2 - mean
-            var = (xc * xc).mean(axis=0)
-            inv = 1.0 / xp.sqrt(var + self.eps)
-            xhat = xc * inv
+            mean = self._colsum(x2) / m
+            xhat = x2 - mean  # centred now, normalised in place below: one (m, C) array in all
+            var = xp.einsum("ij,ij->j", xhat, xhat) / m
+            inv = (1.0 / xp.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+            xhat *= inv
             mo = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             rm *= 1 - mo
@@ -93,20 +94,37 @@ class BatchNorm(Layer):
             inv = 1.0 / xp.sqrt(self.buffers["running_var"] + self.eps)
             xhat = (x2 - self.buffers["running_mean"]) * inv
             self.cache = (xhat, inv, None)
-        return (xhat * gamma + beta).reshape(x.shape)
+        out = xhat * gamma
+        out += beta
+        return out.reshape(x.shape)
 
     def backward(self, dy):
+        xp = get_array_module(dy)
         xhat, inv, train_shape = self.cache
         dy2 = dy.reshape(-1, self.channels)
         gamma = self.params["gamma"]
-        dbeta = dy2.sum(axis=0)
-        dgamma = (dy2 * xhat).sum(axis=0)
+        dbeta = self._colsum(dy2)
+        dgamma = xp.einsum("ij,ij->j", dy2, xhat)
         self.grads["beta"], self.grads["gamma"] = dbeta, dgamma
         if train_shape is None:  # evaluation mode: the statistics are constants
             return (dy2 * (gamma * inv)).reshape(dy.shape)
         m = dy2.shape[0]
-        dx = (gamma * inv / m) * (m * dy2 - dbeta - xhat * dgamma)
+        # dx = gamma inv / m (m dy - dbeta - xhat dgamma), with one (m, C) array
+        dx = xhat * (dgamma / m)
+        xp.subtract(dy2, dx, out=dx)
+        dx -= dbeta / m
+        dx *= gamma * inv
         return dx.reshape(dy.shape)
+
+    def _colsum(self, a):
+        """Per-channel sums of an (m, C) array as one matrix-vector product (a BLAS call, several
+        times faster than ``sum(axis=0)`` for few channels; float32 accumulates in BLAS's order)."""
+        xp = get_array_module(a)
+        ones = self._ones.get(a.shape[0]) if isinstance(self._ones, dict) else None
+        if ones is None or get_array_module(ones) is not xp or ones.dtype != a.dtype:
+            ones = xp.ones(a.shape[0], dtype=a.dtype)
+            self._ones = {a.shape[0]: ones}
+        return ones @ a
 
     def flops(self, in_shape) -> int:
         return 2 * int(np.prod(in_shape))
