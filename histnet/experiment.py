@@ -290,6 +290,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             # jobs before; `histnet cost` runs each job in a fresh process for its own peak.
             memory={"peak_rss_mb": peak_memory_mb(), "scope": "process"},
             describe=method.describe(),
+            settings=method.resolved_settings(),
             learning_curve=curve,
             warnings=health_warnings(curve),
         )

@@ -248,3 +248,25 @@ def test_chunked_batches_match_one_chunk(monkeypatch):
             monkeypatch.undo()
             np.testing.assert_allclose(parts, whole, atol=1e-6)  # float32 sums in another order
             np.testing.assert_allclose(parts_image, whole_image, atol=1e-6)
+
+
+def test_quick_hog_cells_follow_the_image_size_and_are_recorded(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from histnet.data.synthetic import oriented_gratings
+    from histnet.methods import get_method, make_config
+    from histnet_cli.main import cli
+
+    monkeypatch.setenv("HISTNET_CACHE", str(tmp_path / "cache"))
+    cls = get_method("hog-svm")
+    quick = cls(make_config(cls, profile="quick"))
+    # today's 4-px cells on digits, scikit-image's 8-px cells on 64-px photos
+    assert [quick.cells((s, s, 1)) for s in (8, 28, 32, 64, 96)] == [(4, 4), (4, 4), (4, 4), (8, 8), (12, 12)]
+    assert cls(make_config(cls, profile="full")).cells((64, 64, 3)) == (8, 8)  # the paper's, whatever the size
+    m = cls(make_config(cls, profile="quick")).fit(oriented_gratings(40, 64, 4))
+    assert m.resolved_settings() == {"pixels_per_cell": [8, 8]} and m.feature_dim() == 7 * 7 * 4 * 9
+    res = CliRunner().invoke(cli, ["run", "hog-svm", "-d", "mnist5k", "--n-per-class", "10", "--test-n-per-class", "5",
+                                   "--profile", "quick", "--json", "--out", str(tmp_path / "runs")])
+    import json
+    rec = json.loads(res.output.strip().splitlines()[-1])
+    assert rec["settings"] == {"pixels_per_cell": [4, 4]} and rec["describe"]["feature_dim"] == 1296

@@ -115,6 +115,11 @@ class Method:
         """Size figures for the tables: ``feature_dim``, ``n_params``, ``flops_per_image``."""
         return {}
 
+    def resolved_settings(self) -> dict:
+        """Settings the method chose from the data (a cell size that follows the image size,
+        ...), recorded with the run; default: none."""
+        return {}
+
     def learning_curve(self) -> list:
         """Per-epoch records (dicts with ``epoch``, ``train_loss``, ``val_error``, ...) if the
         method trains by epochs; stored in the result. Default: none."""
