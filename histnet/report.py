@@ -328,6 +328,8 @@ def the_jump(df: pd.DataFrame) -> dict:
         c = cnn.sort_values("top1_error").iloc[0]
         h = hand.sort_values("top1_error").iloc[0]
         out.update(cnn=(c["method"], float(c["top1_error"])), best_hand_crafted=(h["method"], float(h["top1_error"])))
+        notes = [w for w in ok.loc[ok["method"] == c["method"], "warnings"] if isinstance(w, str) and "not converged" in w]
+        out["cnn_not_converged"] = bool(notes)
         if h["top1_error"] > 0:
             out["this_run"] = float(c["top1_error"] / h["top1_error"])
     return out
@@ -354,8 +356,10 @@ def jump_line(j: dict) -> str:
         return f"2012 jump: {hist}; this run: {why}"
     (cm, ce), (hm, he) = j["cnn"], j["best_hand_crafted"]
     context = jump_context(j)
+    caveat = " (the CNN row is not converged: its training loss was still falling fast)" \
+        if j.get("cnn_not_converged") else ""
     return (f"2012 jump (CNN error / best hand-crafted error): this run {ce:.2%} ({cm}) / {he:.2%} ({hm}) "
-            f"= {j['this_run']:.2f}; {hist}" + (f"\n{context}" if context else ""))
+            f"= {j['this_run']:.2f}{caveat}; {hist}" + (f"\n{context}" if context else ""))
 
 
 # -- figures ---------------------------------------------------------------------------------------

@@ -99,3 +99,14 @@ def test_trainer_only_reports_when_not_asked_to_stop():
     assert len(hist) == 60
     assert [h.get("health") for h in hist][:12] == [None] * 12
     assert all(h["health"] == "chance" for h in hist[12:])
+
+
+def test_a_run_stopped_while_its_loss_still_fell_is_marked():
+    from histnet.nn.health import convergence_note
+
+    # the quick alexnet-cifar on mnist5k: 2.08, 0.94, 0.34 -- still learning fast
+    note = convergence_note(_curve([2.08, 0.94, 0.34], [0.75, 0.3, 0.1]))
+    assert note.startswith("not converged") and "64%" in note and "3 epochs" in note
+    assert convergence_note(_curve([2.0, 0.50, 0.48], [0.7, 0.2, 0.19])) is None  # 4%: settled
+    assert convergence_note(_curve([2.0], [0.7])) is None  # one epoch cannot tell
+    assert health_warnings(_curve([2.08, 0.94, 0.34], [0.75, 0.3, 0.1])) == [note]

@@ -351,3 +351,13 @@ def test_narrow_table_keeps_the_settings_and_data_sets():
     table = report.side_by_side(report.records_to_frame(recs))
     assert list(report.narrow_table(table).columns) == ["year", "method", "data set", "setting", "top-1 error",
                                                         "top-5 error", "fit time (s)", "note"]
+
+
+def test_the_jump_line_says_when_the_cnn_row_is_not_converged():
+    cnn = record("alexnet-cifar", "cnn", 2012, 0.10)
+    cnn["warnings"] = ["not converged: training loss still fell 64% in the last of 3 epochs (0.94 -> 0.34)"]
+    j = report.the_jump(report.records_to_frame([record("hog-svm", "hand-crafted", 2005, 0.2), cnn]))
+    assert j["cnn_not_converged"] and "the CNN row is not converged" in report.jump_line(j)
+    j2 = report.the_jump(report.records_to_frame([record("hog-svm", "hand-crafted", 2005, 0.2),
+                                                  record("alexnet-cifar", "cnn", 2012, 0.10)]))
+    assert "not converged" not in report.jump_line(j2)

@@ -93,10 +93,32 @@ def diagnose(history: list, n_classes: int, epochs: int, steps_per_epoch: int) -
     return None
 
 
+#: A run whose training loss fell by more than this fraction in its last epoch was still learning.
+STILL_FALLING = 0.10
+
+
+def convergence_note(history: list) -> Optional[str]:
+    """A note when training stopped far from convergence (the loss still falling fast), else None.
+
+    Judged on the last two epochs' mean training losses: a drop of more than
+    :data:`STILL_FALLING` (10%) in the last epoch means more epochs would still have paid off,
+    so the row measures the schedule as much as the method. A one-epoch run cannot tell.
+    """
+    losses = [e.get("train_loss") for e in history or () if e.get("train_loss") is not None]
+    if len(losses) < 2 or not all(math.isfinite(x) for x in losses[-2:]) or losses[-2] <= 0:
+        return None
+    drop = (losses[-2] - losses[-1]) / losses[-2]
+    if drop <= STILL_FALLING:
+        return None
+    return (f"not converged: training loss still fell {100 * drop:.0f}% in the last of {len(losses)} epochs "
+            f"({losses[-2]:.3g} -> {losses[-1]:.3g}); a longer schedule would change this row")
+
+
 def health_warnings(history: list) -> list[str]:
     """The last note of each kind in a learning curve (for the record and the table)."""
     seen: dict = {}
     for e in history or ():
         if e.get("health"):
             seen[e["health"]] = e.get("health_note") or e["health"]
-    return list(seen.values())
+    converging = convergence_note(history)
+    return list(seen.values()) + ([converging] if converging else [])
