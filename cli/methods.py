@@ -129,7 +129,11 @@ def parameter_line(name: str, default, kind: str = "", meaning: str = "", width:
 
 @methods_group.command("info", short_help="A method's parameters, defaults and profiles.")
 @click.argument("name", type=MethodName())
-def methods_info(name):
+@click.option("--dataset", "-d", default=None, metavar="DATASET",
+              help="Also show the settings the method would derive from this data set's images.")
+@click.option("--root", type=click.Path(file_okay=False), default=None, envvar="HISTNET_DATA",
+              help="Where named data sets live.")
+def methods_info(name, dataset, root):
     """Show NAME's paper, summary, parameters with defaults, and profiles.
 
     Each parameter is printed as ``name = default  (type or allowed values) meaning``,
@@ -160,3 +164,13 @@ def methods_info(name):
         click.echo(parameter_line(f.name, default, kind, meaning, width))
     for prof, values in cls.profiles.items():
         click.echo(f"profile {prof}: " + (", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"))
+    if dataset:
+        from histnet.methods import make_config
+        from histnet.studies import image_shape_of
+
+        shape, set_name = image_shape_of(dataset, root=root)
+        click.echo(f"\nsettings derived from {set_name} ({'x'.join(map(str, shape))} images):")
+        for prof in cls.profiles:
+            derived = cls(make_config(cls, profile=prof)).settings_for(shape)
+            click.echo(f"  profile {prof}: " + (", ".join(f"{k}={v!r}" for k, v in derived.items())
+                                                 or "none (nothing follows the data)"))

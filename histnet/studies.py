@@ -246,8 +246,14 @@ def image_size_of(dataset: str, *, root=None, seed: int = 0, data: Optional[Mapp
         splits stay loaded (:func:`histnet.experiment.load_job_splits`), so jobs with
         the same data options do not load them again.
     """
+    shape, name = image_shape_of(dataset, root=root, seed=seed, data=data)
+    return shape[0], name
+
+
+def image_shape_of(dataset: str, *, root=None, seed: int = 0, data: Optional[Mapping] = None) -> tuple:
+    """``((H, W, C), name)`` of a data set's training images, as its jobs would load them."""
     splits = load_job_splits(JobSpec(method="", dataset=dataset, seed=seed, root=root, data=dict(data or {})))
-    return splits.train.image_shape[0], splits.train.name
+    return tuple(int(v) for v in splits.train.image_shape), splits.train.name
 
 
 def per_method_overrides(overrides, names: Sequence[str]) -> dict:

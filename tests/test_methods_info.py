@@ -67,3 +67,15 @@ def test_parse_attributes_stops_at_the_next_section():
     """
     assert parse_attributes(doc) == {"a": ('{"x", "y"}', "First line and second."), "b": ("", "")}
     assert parse_attributes("No sections.") == {}
+
+
+def test_methods_info_shows_the_settings_derived_from_a_data_set():
+    from click.testing import CliRunner
+
+    from histnet_cli.main import cli
+
+    res = CliRunner().invoke(cli, ["methods", "info", "hog-svm", "-d", "mnist5k"])
+    assert res.exit_code == 0, res.output
+    tail = res.output.split("settings derived from")[1]
+    assert "28x28x1 images" in tail and "profile quick: pixels_per_cell=[4, 4]" in tail
+    assert "profile full: pixels_per_cell=[8, 8]" in tail

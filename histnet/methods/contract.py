@@ -120,6 +120,11 @@ class Method:
         ...), recorded with the run; default: none."""
         return {}
 
+    def settings_for(self, image_shape) -> dict:
+        """The settings :meth:`resolved_settings` would hold after fitting on images of
+        ``image_shape`` (``histnet methods info METHOD --dataset``); default: none."""
+        return {}
+
     def learning_curve(self) -> list:
         """Per-epoch records (dicts with ``epoch``, ``train_loss``, ``val_error``, ...) if the
         method trains by epochs; stored in the result. Default: none."""

@@ -140,7 +140,10 @@ class HogSvm(FeatureSvmMethod):
         return (side, side)
 
     def resolved_settings(self) -> dict:
-        return {"pixels_per_cell": list(self.cells())} if hasattr(self, "image_shape_") else {}
+        return self.settings_for(self.image_shape_) if hasattr(self, "image_shape_") else {}
+
+    def settings_for(self, image_shape) -> dict:
+        return {"pixels_per_cell": list(self.cells(tuple(image_shape)))}
 
     def cache_key(self, train, part: str = "train") -> dict:
         key = super().cache_key(train, part)
