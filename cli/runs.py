@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .options import (MethodName, data_options, dataset_option, device_option, figures_option, out_option,
-                      profile_option, resume_option, seed_option, set_option)
+                      resume_option, seed_option, set_option)
 from .ui import ui_of
 
 
@@ -37,7 +37,9 @@ def summary_line(rec: dict) -> str:
 @data_options
 @device_option("cpu (numpy), gpu (cupy; an error without CUDA), or auto (GPU if present, else CPU).")
 @seed_option("Seeds the data subset/split and the method.")
-@profile_option("A named set of hyper-parameters (see `histnet methods info METHOD`).", default=None)
+@click.option("--profile", type=click.Choice(["quick", "full"]), default=None,
+              help="quick (the default, as in histnet progression): minutes on a laptop; full: the papers' "
+                   "settings (hours). See `histnet methods info METHOD`.")
 @set_option("Override a hyper-parameter, e.g. --set C=0.1 (repeatable).")
 @click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="A TOML file of hyper-parameters (NAME = value); --set wins over it.")
@@ -61,6 +63,8 @@ def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, c
     ui = ui_of(ctx)
     overrides = load_toml_config(config_file) if config_file else {}
     overrides.update(parse_overrides(sets))
+    if profile is None and "quick" in get_method(method).profiles:
+        profile = "quick"  # run and progression default alike
     make_config(get_method(method), overrides, profile)  # a bad --set fails here, before any folder is made
     spec = JobSpec(method=method, dataset=dataset, seed=seed, profile=profile, overrides=overrides, root=root,
                    device=device, data=data, save_model=save_model)
