@@ -243,29 +243,6 @@ def ablation_table(arms: Sequence[Arm], records: Mapping[str, list], unchanged: 
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
-def plot_training_error(records: Mapping[str, list], arms: Sequence[str], out_base, dataset: str,
-                        when: Optional[str] = None) -> list[Path]:
-    """Training error against epochs for the full recipe and ``arms`` (the paper's Figure 1
-    for ReLU against tanh), with the 25% line."""
-    from .report import _caption, _figure, _save, caption_text
-
-    fig = _figure(6.4, 4.2)
-    ax = fig.subplots()
-    for i, name in enumerate([FULL, *arms]):
-        for r in records.get(name, [])[:1]:
-            curve = r.get("learning_curve") or []
-            if curve:
-                ax.plot([c["epoch"] for c in curve], [100 * c["train_error"] for c in curve], "o-", ms=3,
-                        color=f"C{i}", label=name)
-    ax.axhline(100 * TARGET_TRAIN_ERROR, color="0.5", ls="--", lw=1, label=f"{TARGET_TRAIN_ERROR:.0%}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training error (%)")
-    ax.set_title("Training error against epochs (the measure of Krizhevsky et al. 2012, Figure 1)")
-    ax.legend(fontsize=8)
-    _caption(fig, caption_text(dataset, when=when))
-    return _save(fig, Path(out_base))
-
-
 # -- running ------------------------------------------------------------------------------------
 
 @dataclass
@@ -314,7 +291,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     AblationResult
     """
     from .io import atomic_write, ensure_writable_folder
-    from .report import run_date, write_tables
+    from .report import plot_training_error, run_date, write_tables
     from .studies import data_options, image_size_of
 
     cls = get_method(method)
@@ -358,11 +335,12 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     if figures and any(a.expect == "slower" for a in chosen):
         slow = [a.name for a in chosen if a.expect == "slower"]
         flat = [r for rs in by_arm.values() for r in rs]
-        paths += plot_training_error(by_arm, slow, out / "training_error", name, when=run_date(flat))
+        paths += plot_training_error(by_arm, [FULL, *slow], out / "training_error", name, when=run_date(flat),
+                                     target=TARGET_TRAIN_ERROR)
     with atomic_write(out / "COMMAND.txt", "w") as f:
         f.write(command + "\n")
     return AblationResult(table, by_arm, chosen, caption, paths, out)
 
 
-__all__ = ["Arm", "FULL", "ablation_table", "arms_of", "epochs_to", "judge", "parse_arm", "plot_training_error",
-           "run_ablation", "AblationResult"]
+__all__ = ["Arm", "FULL", "ablation_table", "arms_of", "epochs_to", "judge", "parse_arm", "run_ablation",
+           "AblationResult"]

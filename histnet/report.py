@@ -21,7 +21,7 @@ import json
 import re
 import textwrap
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -807,3 +807,25 @@ def write_report(records: Sequence[dict], out_dir, dataset: Optional[str] = None
         paths.append(write_html(out_dir / "report.html", table, records, paths, title=f"histnet on {dataset}",
                                 caption=jump_line(jump), when=run_date(df)))
     return {"table": table, "frame": df, "jump": jump, "paths": paths}
+
+
+def plot_training_error(records: Mapping[str, list], arms: Sequence[str], out_base, dataset: str,
+                        when: Optional[str] = None, target: float = 0.25) -> list[Path]:
+    """Training error against epochs of the first run of each of ``arms`` (names into
+    ``records``), with a line at ``target``: the 2012 paper's Figure 1 for ReLU against tanh
+    (``histnet ablate``)."""
+    fig = _figure(6.4, 4.2)
+    ax = fig.subplots()
+    for i, name in enumerate(arms):
+        for r in records.get(name, [])[:1]:
+            curve = r.get("learning_curve") or []
+            if curve:
+                ax.plot([c["epoch"] for c in curve], [100 * c["train_error"] for c in curve], "o-", ms=3,
+                        color=f"C{i}", label=name)
+    ax.axhline(100 * target, color="0.5", ls="--", lw=1, label=f"{target:.0%}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training error (%)")
+    ax.set_title("Training error against epochs (the measure of Krizhevsky et al. 2012, Figure 1)")
+    ax.legend(fontsize=8)
+    _caption(fig, caption_text(dataset, when=when))
+    return _save(fig, Path(out_base))

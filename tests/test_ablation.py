@@ -103,7 +103,8 @@ def test_a_users_arm_runs_through_the_cli(tmp_path):
 
 def test_kill_and_resume_gives_the_same_table(tmp_path):
     kw = dict(data=TINY, overrides=SHORT, arms=["tanh", "no-lrn"], figures=False)
-    ref = run_ablation("alexnet-cifar", "mnist5k", out=tmp_path / "ref", **kw)
+    ref = run_ablation("alexnet-cifar", "mnist5k", out=tmp_path / "ref", **{**kw, "figures": True})
+    assert (tmp_path / "ref" / "training_error.png").is_file()  # the paper's Figure 1 measure, drawn
     calls = {"n": 0}
 
     def stop_in_second_arm(ev):
