@@ -197,8 +197,8 @@ def test_errors(digits_sets, fitted, tmp_path):
         PixelsSvm().predict_scores(test.images)
     with pytest.raises(DataError, match=r"images are 9x9x1, the model was fitted on 8x8x1"):
         fitted.predict_scores(np.zeros((2, 9, 9, 1), np.uint8))
-    with pytest.raises(ConfigError, match="downscale=0"):
-        PixelsSvm(PixelsSvm.Config(downscale=0)).fit(train)
+    with pytest.raises(ConfigError, match="downscale=-1"):  # 0 is "follow the image size"
+        PixelsSvm(PixelsSvm.Config(downscale=-1)).fit(train)
     with pytest.raises(ConfigError, match="leaves no pixel"):
         PixelsSvm(PixelsSvm.Config(downscale=16)).fit(train)
     with pytest.raises(DataError, match="training set is empty"):
@@ -212,3 +212,15 @@ def test_errors(digits_sets, fitted, tmp_path):
         from histnet.io import load_npz
 
         m.set_state({k[len("state/"):]: v for k, v in load_npz(path).items() if k.startswith("state/")})
+
+
+def test_quick_downscale_follows_the_image_size_and_is_recorded():
+    from histnet.data.synthetic import oriented_gratings
+    from histnet.methods import make_config
+
+    quick = PixelsSvm(make_config(PixelsSvm, profile="quick"))
+    assert [quick.factor((s, s, 3)) for s in (8, 28, 32, 33, 64, 96)] == [1, 1, 1, 2, 2, 3]
+    assert PixelsSvm(make_config(PixelsSvm, profile="full")).factor((64, 64, 3)) == 1
+    m = PixelsSvm(make_config(PixelsSvm, profile="quick")).fit(oriented_gratings(40, 64, 4))
+    assert m.resolved_settings() == {"downscale": 2} and m.feature_dim() == 32 * 32 * 3
+    assert m.predict_scores(oriented_gratings(8, 64, 4, seed=5).images).shape == (8, 4)
