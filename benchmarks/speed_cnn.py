@@ -174,6 +174,19 @@ def race(ours, peer, what, batch, steps, reps):
     return best
 
 
+def compare(name, x, y, steps, reps, profile=False, digits=1) -> dict:
+    """Training and inference images/s of ``name`` in histnet and PyTorch on one batch, and the ratios."""
+    ours, peer = Ours(name, x, y), Peer(name, x, y)
+    if profile:
+        ours.train_step()
+        profile_step(ours)
+    t = race(ours, peer, "train_step", len(x), steps, reps)
+    i = race(ours, peer, "infer", len(x), 2 * steps if digits == 2 else 3 * steps, reps)
+    return {"batch": len(x), "ours_train_img_s": round(t["ours"], digits), "peer_train_img_s": round(t["peer"], digits),
+            "train_ratio": round(t["ours"] / t["peer"], 3), "ours_infer_img_s": round(i["ours"], digits),
+            "peer_infer_img_s": round(i["peer"], digits), "infer_ratio": round(i["ours"] / i["peer"], 3)}
+
+
 def profile_step(ours, file=sys.stderr):
     """Per-layer forward/backward time of one histnet training step."""
     prof = collections.Counter()
@@ -270,29 +283,9 @@ def main(argv=None):
     if not args.skip_227:
         b = args.batch_227
         x2 = rng.standard_normal((b, 227, 227, 3)).astype(np.float32)
-        y2 = rng.integers(0, 10, b)
-        o2, p2 = Ours("alexnet", x2, y2), Peer("alexnet", x2, y2)
-        if args.profile:
-            o2.train_step()
-            profile_step(o2)
-        t2 = race(o2, p2, "train_step", b, 1, 2)
-        i2 = race(o2, p2, "infer", b, 2, 2)
-        res["alexnet227"] = {"batch": b, "ours_train_img_s": round(t2["ours"], 2),
-                             "peer_train_img_s": round(t2["peer"], 2),
-                             "train_ratio": round(t2["ours"] / t2["peer"], 3),
-                             "ours_infer_img_s": round(i2["ours"], 2), "peer_infer_img_s": round(i2["peer"], 2),
-                             "infer_ratio": round(i2["ours"] / i2["peer"], 3)}
+        res["alexnet227"] = compare("alexnet", x2, rng.integers(0, 10, b), 1, 2, args.profile, digits=2)
     if not args.skip_resnet:  # batch norm and residual adds held to the same standard
-        o3, p3 = Ours("resnet-20", x, y), Peer("resnet-20", x, y)
-        if args.profile:
-            o3.train_step()
-            profile_step(o3)
-        t3 = race(o3, p3, "train_step", args.batch, args.steps, args.reps)
-        i3 = race(o3, p3, "infer", args.batch, args.steps * 3, args.reps)
-        res["resnet20"] = {"batch": args.batch, "ours_train_img_s": round(t3["ours"], 1),
-                           "peer_train_img_s": round(t3["peer"], 1), "train_ratio": round(t3["ours"] / t3["peer"], 3),
-                           "ours_infer_img_s": round(i3["ours"], 1), "peer_infer_img_s": round(i3["peer"], 1),
-                           "infer_ratio": round(i3["ours"] / i3["peer"], 3)}
+        res["resnet20"] = compare("resnet-20", x, y, args.steps, args.reps, args.profile)
     if args.layouts:
         res["layout_ms"] = layout_comparison(args.batch)
     res.update({"threads": threads, "batch": args.batch, "torch": torch.__version__,
