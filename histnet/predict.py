@@ -19,10 +19,9 @@ from typing import Iterable
 
 import numpy as np
 
+from .data.image_cache import IMAGE_EXTENSIONS, decode_image
 from .errors import DataError, HistnetError
 from .methods.saved import MODEL_FILE, load_model, model_path  # noqa: F401  (part of this module's API)
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif")
 
 
 def image_files(paths: Iterable) -> list[Path]:
@@ -49,8 +48,6 @@ def predict_files(method, paths: Iterable, top: int = 5, batch_size: int = 64) -
     DataError
         A file that is not a readable image, named.
     """
-    from .data.image_cache import decode_image
-
     info = getattr(method, "info_", {}) or {}
     shape = info.get("image_shape")
     names = info.get("class_names")

@@ -147,8 +147,13 @@ class Method:
 
     @classmethod
     def load(cls, path, backend="cpu") -> "Method":
+        return cls.from_arrays(load_npz(path, "model file"), path, backend)
+
+    @classmethod
+    def from_arrays(cls, data: dict, path, backend="cpu") -> "Method":
+        """The model in the arrays of a file written by :meth:`save` (read from ``path``)."""
+        data = dict(data)
         try:
-            data = load_npz(path, "model file")
             meta = json.loads(str(data.pop("meta")))
         except (ValueError, KeyError) as e:
             raise CheckpointError(f"{path}: not a histnet model file ({type(e).__name__}: {e})") from None

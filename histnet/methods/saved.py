@@ -43,4 +43,4 @@ def load_model(run_or_model, backend: str = "cpu"):
         name = meta["method"]
     except (KeyError, ValueError):
         raise HistnetError(f"{path}: not a histnet model file (no method named in it)") from None
-    return get_method(name).load(path, backend=backend)
+    return get_method(name).from_arrays(data, path, backend=backend)  # the file is read once

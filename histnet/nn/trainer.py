@@ -231,12 +231,13 @@ class Trainer:
             errstate.__exit__(None, None, None)
         return self.history
 
-    def _epoch_loss_in_normal_range(self) -> bool:
-        """:meth:`_loss_in_normal_range` for the epoch just finished (its record, not the sums)."""
-        if not self.history:
-            return True
-        last, earlier = self.history[-1], self.history[:-1]
-        loss = last.get("train_loss")
+    def _in_normal_range(self, loss, earlier) -> bool:
+        """Whether a training loss is one worth checkpointing, against the ``earlier`` epochs.
+
+        A diverging run's loss first grows, finite, for a while before it becomes NaN; a
+        checkpoint written then holds weights that have already exploded. Normal: at most
+        twice the larger of ln K (chance) and the best epoch loss of ``earlier``.
+        """
         if loss is None:
             return True
         best = min((h["train_loss"] for h in earlier if h.get("train_loss") is not None), default=None)
@@ -244,20 +245,15 @@ class Trainer:
         return math.isfinite(loss) and loss <= 2 * max(chance, best if best is not None else chance, 1e-3)
 
     def _loss_in_normal_range(self) -> bool:
-        """Whether the running loss of this epoch is one worth checkpointing.
-
-        A diverging run's loss first grows, finite, for a while before it becomes NaN; a
-        checkpoint written then holds weights that have already exploded. Normal: at most
-        twice the larger of ln K (chance) and the best epoch loss so far.
-        """
+        """The running loss of the epoch in progress, against every finished epoch."""
         s = self.sums
-        if not s["count"]:
+        return self._in_normal_range(s["loss"] / s["count"] if s["count"] else None, self.history)
+
+    def _epoch_loss_in_normal_range(self) -> bool:
+        """The loss of the epoch just finished (its record), against the epochs before it."""
+        if not self.history:
             return True
-        loss = s["loss"] / s["count"]
-        best = min((h["train_loss"] for h in self.history if h.get("train_loss") is not None), default=None)
-        chance = math.log(self.n_classes) if self.n_classes >= 2 else 0.0
-        limit = 2 * max(chance, best if best is not None else chance, 1e-3)
-        return math.isfinite(loss) and loss <= limit
+        return self._in_normal_range(self.history[-1].get("train_loss"), self.history[:-1])
 
     def _train_step(self, images, labels):
         rng = np.random.default_rng([self.seed, self.epoch, self.batch])
