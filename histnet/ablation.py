@@ -297,9 +297,11 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     cls = get_method(method)
     chosen = arms_of(cls, arms, extra_arms)
     base = dict(overrides or {})
-    for arm in [Arm(FULL, "", {})] + chosen:  # every arm's config is checked before anything runs
+    everyone = [Arm(FULL, "", {})] + chosen
+    configs = {}
+    for arm in everyone:  # every arm's config is checked before anything runs
         try:
-            make_config(cls, {**base, **arm.overrides}, profile)
+            configs[arm.name] = make_config(cls, {**base, **arm.overrides}, profile)
         except ConfigError as e:
             raise ConfigError(f"arm {arm.name!r}: {e}") from None
     data = data_options(data)
@@ -307,7 +309,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     out = ensure_writable_folder(Path(out or f"runs/ablation-{method}-{Path(name).name}"), "--out")
     command = command if command is not None else shlex.join(["histnet"] + sys.argv[1:])
     specs, owner = [], []
-    for arm in [Arm(FULL, "", {})] + chosen:
+    for arm in everyone:
         for sd in seeds:
             specs.append(JobSpec(method=method, dataset=dataset, seed=int(sd), profile=profile,
                                  overrides={**base, **arm.overrides}, root=root, device=device, data=data,
@@ -321,8 +323,8 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     by_arm: dict = {}
     for arm_name, rec in zip(owner, recs):
         by_arm.setdefault(arm_name, []).append(rec)
-    full_cfg = make_config(cls, base, profile)
-    unchanged = [a.name for a in chosen if make_config(cls, {**base, **a.overrides}, profile) == full_cfg]
+    full_cfg = configs[FULL]
+    unchanged = [a.name for a in chosen if configs[a.name] == full_cfg]
     table = ablation_table(chosen, by_arm, unchanged)
     schedule = ", ".join(f"{k}={getattr(full_cfg, k)}" for k in ("epochs", "batch_size", "lr", "schedule")
                          if hasattr(full_cfg, k))

@@ -206,9 +206,11 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
     if not len(df):
         return pd.DataFrame(columns=TABLE_COLUMNS)
     several_sets, several_settings = _varies(df)
+    firsts = []
     for _, g in _experiments(df):
         ok = g[g["status"] == "ok"]
         first = g.iloc[0]
+        firsts.append(first)
         method = first["method"]
         if len(ok):
             top1 = ok["top1_error"].astype(float)
@@ -238,7 +240,6 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
                          history_for(method, first["dataset"]), f"{first['status']}: {first['error']}"])
     out = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     out["year"] = out["year"].map(lambda y: "" if y is None or pd.isna(y) else str(int(y)))
-    firsts = [g.iloc[0] for _, g in _experiments(df)]
     if several_settings:
         out.insert(2, "setting", [f["setting"] or "defaults" for f in firsts])
     if several_sets:

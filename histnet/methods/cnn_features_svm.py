@@ -24,7 +24,6 @@ the ten-crop averaging of the features.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import numpy as np
 from ..backend import to_host
 from ..data.options import rgb_to_grey
 from ..errors import ConfigError, DataError
+from ..features.feature_cache import file_checksum
 from ..nn import Linear, Sequential
 from .feature_svm import FeatureSvmMethod
 from .registration import register
@@ -136,7 +136,7 @@ class CnnFeaturesSvm(FeatureSvmMethod):
     def cache_key(self, train, part: str = "train") -> dict:
         key = super().cache_key(train, part)
         _, _, path = self._source()
-        digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+        digest = file_checksum(path)  # streamed: memory stays flat
         key["params"] = {**key["params"], "source": digest}  # the net, not the path it was read from
         return key
 

@@ -120,7 +120,7 @@ class BatchNorm(Layer):
         """Per-channel sums of an (m, C) array as one matrix-vector product (a BLAS call, several
         times faster than ``sum(axis=0)`` for few channels; float32 accumulates in BLAS's order)."""
         xp = get_array_module(a)
-        ones = self._ones.get(a.shape[0]) if isinstance(self._ones, dict) else None
+        ones = self._ones.get(a.shape[0])
         if ones is None or get_array_module(ones) is not xp or ones.dtype != a.dtype:
             ones = xp.ones(a.shape[0], dtype=a.dtype)
             self._ones = {a.shape[0]: ones}
