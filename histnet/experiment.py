@@ -50,7 +50,7 @@ from . import __version__
 from .backend import get_backend, to_host
 from .errors import HistnetError, NotLearningError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
-from .io import atomic_write, ensure_writable_folder, save_npz, write_json
+from .io import atomic_write, ensure_writable_folder, remove_stale_temporaries, save_npz, write_json
 from .methods import get_method, make_config
 from .methods.saved import MODEL_FILE
 from .nn.health import health_warnings
@@ -229,6 +229,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
         return rec
     ensure_writable_folder(out_dir, "--out")  # before any computing
     ensure_writable_folder(run_dir, "run folder")
+    remove_stale_temporaries(run_dir)  # left by a write that a kill -9 interrupted
     started = time.time()
     record: dict = {
         "schema": SCHEMA,

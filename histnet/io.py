@@ -39,6 +39,23 @@ def atomic_write(path, mode="wb"):
         raise
 
 
+def remove_stale_temporaries(folder) -> list:
+    """Delete the temporary files :func:`atomic_write` leaves when its process is killed
+    (``.NAME.XXXX.tmp`` beside ``NAME``) in ``folder``; return their paths.
+
+    A process killed with SIGKILL during a write cannot clean up: the target is intact (the
+    previous file or none), the temporary stays. Call it where only one writer can be at
+    work, such as a run folder when its job starts.
+    """
+    gone = []
+    for p in Path(folder).glob(".*.*.tmp"):
+        if p.is_file() and not p.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                gone.append(p)
+    return gone
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -40,6 +40,17 @@ def test_run_job_writes_a_complete_record(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_job_removes_the_temporaries_a_killed_write_left_in_its_folder(tmp_path):
+    spec = JobSpec(method="test-nearest-mean", dataset="toy", seed=4)
+    run_dir = tmp_path / spec.run_id()
+    run_dir.mkdir()
+    (run_dir / ".result.json.k1ll3d.tmp").write_text("{")  # a kill -9 inside atomic_write leaves this
+    (run_dir / "keep.tmp").write_text("not ours")  # only atomic_write's hidden names are touched
+    assert run_job(spec, tmp_path)["status"] == "ok"
+    assert sorted(p.name for p in run_dir.glob("*.tmp")) == ["keep.tmp"]
+    assert not list(run_dir.glob(".*.tmp"))
+
+
 def test_run_id_depends_on_config_and_seed():
     a = JobSpec(method="m", dataset="d", seed=0, overrides={"C": "1"})
     assert a.run_id() != JobSpec(method="m", dataset="d", seed=0, overrides={"C": "2"}).run_id()
