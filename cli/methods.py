@@ -166,11 +166,11 @@ def methods_info(name, dataset, root):
         click.echo(f"profile {prof}: " + (", ".join(f"{k}={v!r}" for k, v in values.items()) or "defaults"))
     if dataset:
         from histnet.methods import make_config
-        from histnet.studies import image_shape_of
+        from histnet.studies import training_set_of
 
-        shape, set_name = image_shape_of(dataset, root=root)
-        click.echo(f"\nsettings derived from {set_name} ({'x'.join(map(str, shape))} images):")
+        shape, n_train, set_name = training_set_of(dataset, root=root)
+        click.echo(f"\nsettings derived from {set_name} ({n_train:,} training images of {'x'.join(map(str, shape))}):")
         for prof in cls.profiles:
-            derived = cls(make_config(cls, profile=prof)).settings_for(shape)
+            derived = cls(make_config(cls, profile=prof)).settings_for(shape, n_train)
             click.echo(f"  profile {prof}: " + (", ".join(f"{k}={v!r}" for k, v in derived.items())
                                                  or "none (nothing follows the data)"))

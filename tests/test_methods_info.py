@@ -77,5 +77,18 @@ def test_methods_info_shows_the_settings_derived_from_a_data_set():
     res = CliRunner().invoke(cli, ["methods", "info", "hog-svm", "-d", "mnist5k"])
     assert res.exit_code == 0, res.output
     tail = res.output.split("settings derived from")[1]
-    assert "28x28x1 images" in tail and "profile quick: pixels_per_cell=[4, 4]" in tail
+    assert "4,000 training images of 28x28x1" in tail and "profile quick: pixels_per_cell=[4, 4]" in tail
     assert "profile full: pixels_per_cell=[8, 8]" in tail
+
+
+def test_methods_info_shows_the_codebook_size_the_training_set_gives():
+    from click.testing import CliRunner
+
+    from histnet_cli.main import cli
+
+    res = CliRunner().invoke(cli, ["methods", "info", "sift-bovw-svm", "-d", "mnist5k"])
+    assert res.exit_code == 0, res.output
+    tail = res.output.split("settings derived from")[1]
+    # 500 sampled images x 20 descriptors = 10,000; one word per 64 of them -> 128 (a power of two)
+    assert "profile quick: bin_size=4, step=2, n_words=128, codebook_descriptors=10000" in tail
+

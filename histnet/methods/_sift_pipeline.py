@@ -23,6 +23,18 @@ features are those encodings; what it adds is the codebook:
 Low-contrast frames (all-zero SIFT) are masked out of the pooling when
 ``drop_low_contrast`` is set: on MNIST most frames lie on the black background.
 
+**Settings that follow the data** (the ``quick`` profiles; ``full`` keeps the papers'
+constants). ``bin_size=0`` and ``step=0`` follow the image side
+(:meth:`SiftPipelineMethod.sift_grid`): a bin of ``max(4, round(side / 8))`` px, a step
+of half a bin, so a descriptor covers about the same fraction of a 28-px digit and of a
+64-px photo and the grid keeps about 64-100 frames an image (28 px: bin 4, step 2, 64
+frames; 32 px: 4 / 2, 100; 64 px: 8 / 4, 100, where 4 / 2 would make 676).
+``descriptors_per_word > 0`` caps the codebook size (words or Gaussians) by the
+descriptor sample (:func:`codebook_size_for`): a small training set gets a codebook its
+sample can estimate. The values used are recorded with the run
+(:meth:`SiftPipelineMethod.resolved_settings`) and are part of the cache keys, in place
+of the configured ones (today's cached codebooks and features stay valid).
+
 Left out: using ``val`` (no C search here: the experiment runner varies C, and the cache
 makes that cheap) and descriptor augmentation (flips, jitter).
 """
@@ -53,10 +65,16 @@ class SiftPipelineConfig:
     ----------
     bin_size : int
         SIFT spatial bin in pixels (a descriptor spans 4 bins); ignored when ``sizes`` is set.
+        0: follow the image size, ``max(4, round(side / 8))`` px with side = min(H, W) (4 on
+        28-32 px digits, 8 on 64-px photos: a descriptor, 4 bins wide, then spans about half
+        the side of both, where fixed 4-px bins would span a quarter of a photo's and give
+        676 frames an image); the bin used is recorded with the run.
     sizes : tuple of int
-        Several bin sizes (PHOW, multi-scale); empty = ``bin_size`` only.
+        Several bin sizes (PHOW, multi-scale); empty = ``bin_size`` only. Never follows the
+        image: the sizes are used as configured.
     step : int
-        Grid step between descriptors, pixels.
+        Grid step between descriptors, pixels. 0: half the bin used (``bin_size // 2``, at
+        least 1: 2 on digits, 4 on 64-px photos, 64-100 frames an image), recorded with the run.
     window, contrast_threshold, root_sift, color
         As :func:`histnet.features.sift.dense_sift` (``root_sift`` is its ``root``).
     drop_low_contrast : bool
@@ -67,6 +85,15 @@ class SiftPipelineConfig:
         Training images whose descriptors are sampled for the codebook.
     descriptors_per_image : int
         Descriptors kept per sampled image.
+    descriptors_per_word : int
+        0: the configured codebook size (``n_words`` / ``n_components``) is used as it is.
+        Above 0: the size used is ``min(configured, 2^floor(log2(n / descriptors_per_word)))``,
+        at least 2, where n = min(codebook_images, training images) x
+        min(descriptors_per_image, frames an image) is the size of the descriptor sample
+        (an upper bound: low-contrast frames are skipped). A codebook then has at least
+        that many sample descriptors per word, so a training set of a few hundred images
+        does not get one its sample cannot estimate; the size used and n are recorded with
+        the run.
     batch_size : int
         Images per streamed batch (bounds the device memory).
     C : float
@@ -88,6 +115,7 @@ class SiftPipelineConfig:
     levels: tuple = (1, 2, 4)
     codebook_images: int = 2000
     descriptors_per_image: int = 50
+    descriptors_per_word: int = 0
     batch_size: int = 256
     C: float = 1.0
     svm_max_iter: int = 100
@@ -123,16 +151,56 @@ def unpack_arrays(flat, names) -> dict:
     return out
 
 
+def sift_grid_for(side: int) -> tuple[int, int]:
+    """The dense-SIFT ``(bin_size, step)`` rule for images whose shorter side is ``side`` px.
+
+    ``bin = max(4, round(side / 8))`` (Python's rounding, as ``hog-svm``'s cells) and
+    ``step = bin // 2``: (4, 2) on 28- and 32-px images, (8, 4) on 64-px ones.
+    """
+    b = max(4, int(round(int(side) / 8)))
+    return b, max(1, b // 2)
+
+
+def codebook_size_for(configured: int, n_sample: int, per_word: int) -> int:
+    """The codebook size the rule ``descriptors_per_word`` gives.
+
+    Parameters
+    ----------
+    configured : int
+        The configured size (``n_words`` or ``n_components``): the most the rule gives.
+    n_sample : int
+        Descriptors in the codebook sample.
+    per_word : int
+        Descriptors wanted per word; 0 turns the rule off (``configured`` is returned).
+
+    Returns
+    -------
+    int
+        ``min(configured, max(2, 2^floor(log2(n_sample / per_word))))``; ``configured``
+        when ``per_word`` is 0 (or ``configured`` < 2).
+    """
+    configured, n_sample, per_word = int(configured), int(n_sample), int(per_word)
+    if per_word <= 0:
+        return configured
+    cap = n_sample // per_word  # the largest power of two <= n / per_word is one <= its floor
+    pow2 = 1 << (cap.bit_length() - 1) if cap >= 1 else 1
+    return min(configured, max(2, pow2))
+
+
 class SiftPipelineMethod(FeatureSvmMethod):
     """Base of the dense-SIFT + encoding + linear SVM methods (see the module docstring).
 
-    Subclasses set ``encoder_arrays`` (names of the codebook arrays) and implement
-    :meth:`_fit_encoder`, :meth:`_encode`, :meth:`_encoder_state`, :meth:`_set_encoder_state`,
-    :meth:`_encoding_flops` and :meth:`feature_dim`.
+    Subclasses set ``encoder_arrays`` (names of the codebook arrays), ``size_field`` (the
+    config field of the codebook size) and ``size_array`` (the encoder array whose first
+    dimension is that size), and implement :meth:`_fit_encoder`, :meth:`_encode`,
+    :meth:`_encoder_state`, :meth:`_set_encoder_state`, :meth:`_encoding_flops` and
+    :meth:`feature_dim`, taking the size from :meth:`codebook_size` (not the config).
     """
 
     family = "hand-crafted"
     encoder_arrays: ClassVar[tuple] = ()
+    size_field: ClassVar[str] = "n_words"
+    size_array: ClassVar[str] = "centers"
     standardize = False
     fixed_input_size = False
     seeded_features = True
@@ -161,19 +229,131 @@ class SiftPipelineMethod(FeatureSvmMethod):
     # -- validation ----------------------------------------------------------------------------
     def check_config(self):
         c = self.config
-        for name in ("step", "codebook_images", "descriptors_per_image"):
+        for name in ("codebook_images", "descriptors_per_image"):
             v = getattr(c, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if not _is_int(v) or v < 1:
                 raise ConfigError(f"{self.name}: {name} must be a positive integer, got {v!r}")
+        for name, zero in (("bin_size", "follow the image"), ("step", "half the bin"),
+                           ("descriptors_per_word", "the configured codebook size")):
+            v = getattr(c, name)
+            if not _is_int(v) or v < 0:
+                raise ConfigError(f"{self.name}: {name}={v!r} must be an integer >= 1 (0: {zero})")
+        if any(not _is_int(s) or s < 1 for s in c.sizes):
+            raise ConfigError(f"{self.name}: sizes must be positive bin sizes in pixels, got {c.sizes!r}")
         if not c.levels or any(int(g) < 1 for g in c.levels):
             raise ConfigError(f"{self.name}: levels must be positive grid sizes, got {c.levels!r}")
+
+    # -- settings that follow the data ---------------------------------------------------------------
+    def sift_grid(self, image_shape=None) -> tuple[int, int]:
+        """``(bin_size, step)`` used: the configured ones, or the rules for 0 (see
+        :func:`sift_grid_for`; ``step=0`` is half the bin used, configured or not).
+        ``image_shape`` defaults to the fitted one."""
+        c = self.config
+        b, s = int(c.bin_size), int(c.step)
+        if b == 0:
+            shape = image_shape if image_shape is not None else getattr(self, "image_shape_", None)
+            if shape is None:
+                raise ConfigError(f"{self.name}: bin_size follows the image size, and there is none yet")
+            b = sift_grid_for(min(int(shape[0]), int(shape[1])))[0]
+        return b, (s if s > 0 else max(1, b // 2))
+
+    def frames_per_image(self, image_shape=None) -> int:
+        """Dense-SIFT frames of one image of ``image_shape`` (default: the fitted one)."""
+        shape = image_shape if image_shape is not None else self.image_shape_
+        b, s = self.sift_grid(shape)
+        return len(sift_frames(int(shape[0]), int(shape[1]), bin_size=b, step=s,
+                               sizes=list(self.config.sizes) or None))
+
+    def codebook_sample_size(self, image_shape, n_train: int) -> int:
+        """Descriptors the codebook sample holds at most: min(codebook_images, n_train) x
+        min(descriptors_per_image, frames an image); fewer when low-contrast frames are skipped."""
+        c = self.config
+        per_image = min(int(c.descriptors_per_image), self.frames_per_image(image_shape))
+        return min(int(c.codebook_images), int(n_train)) * per_image
+
+    def codebook_size(self, image_shape=None, n_train=None) -> int:
+        """The codebook size used (words or Gaussians, the config's ``size_field``).
+
+        The fitted (or loaded) codebook's size when called without arguments after fit;
+        else the configured size, capped by :func:`codebook_size_for` when
+        ``descriptors_per_word`` is set, on a sample of :meth:`codebook_sample_size`
+        (``image_shape`` and ``n_train`` default to the training set's during fit).
+        """
+        if image_shape is None and n_train is None and hasattr(self, "codebook_size_"):
+            return int(self.codebook_size_)
+        configured = int(getattr(self.config, self.size_field))
+        per_word = int(self.config.descriptors_per_word)
+        if per_word == 0:
+            return configured
+        shape = image_shape if image_shape is not None else getattr(self, "image_shape_", None)
+        n = n_train if n_train is not None else getattr(self, "n_train_", None)
+        if shape is None or n is None:
+            raise ConfigError(f"{self.name}: {self.size_field} follows the descriptor sample "
+                              f"(descriptors_per_word={per_word}), and there is no training set yet")
+        return codebook_size_for(configured, self.codebook_sample_size(shape, n), per_word)
+
+    def _size_rule_text(self, image_shape) -> str:
+        """The size rule as text, for :meth:`settings_for` without a training-set size."""
+        c = self.config
+        per_image = min(int(c.descriptors_per_image), self.frames_per_image(image_shape))
+        return (f"min({int(getattr(c, self.size_field))}, 2^floor(log2(min({int(c.codebook_images)}, n_train)"
+                f" x {per_image} / {int(c.descriptors_per_word)}))), at least 2")
+
+    def settings_for(self, image_shape, n_train=None) -> dict:
+        """``bin_size`` (or the configured ``sizes``), ``step``, the codebook size used and,
+        given the number of training images ``n_train``, the descriptor sample's size
+        ``codebook_descriptors``; without ``n_train`` a size that follows the sample is shown
+        as its rule (text)."""
+        c = self.config
+        shape = tuple(int(v) for v in image_shape)
+        b, s = self.sift_grid(shape)
+        out = {"sizes": [int(v) for v in c.sizes]} if c.sizes else {"bin_size": b}
+        out["step"] = s
+        if n_train is None:
+            out[self.size_field] = (self._size_rule_text(shape) if int(c.descriptors_per_word)
+                                    else int(getattr(c, self.size_field)))
+        else:
+            out[self.size_field] = self.codebook_size(shape, int(n_train))
+            out["codebook_descriptors"] = self.codebook_sample_size(shape, int(n_train))
+        return out
+
+    def resolved_settings(self) -> dict:
+        if not hasattr(self, "image_shape_"):
+            return {}
+        out = self.settings_for(self.image_shape_, getattr(self, "n_train_", None))
+        if hasattr(self, "codebook_size_"):
+            out[self.size_field] = int(self.codebook_size_)
+        return out
+
+    def cache_key(self, train, part: str = "train") -> dict:
+        """The recipe's key with the values used for ``bin_size``, ``step`` and the codebook
+        size in place of the configured ones (and without ``descriptors_per_word``, which acts
+        only through the size): a run whose rules give the configured values of another
+        reuses its cached files."""
+        key = super().cache_key(train, part)
+        shape = tuple(int(v) for v in train.image_shape)
+        b, s = self.sift_grid(shape)
+        params = {k: v for k, v in key["params"].items() if k != "descriptors_per_word"}
+        params.update(bin_size=b, step=s)
+        params[self.size_field] = self.codebook_size(shape, len(train))
+        key["params"] = params
+        return key
+
+    def fit(self, train, val=None):
+        """The recipe's fit (:meth:`FeatureSvmMethod.fit`), the training-set size kept for the
+        codebook-size rule."""
+        self.__dict__.pop("codebook_size_", None)
+        self.n_train_ = len(train)
+        return super().fit(train, val)
 
     # -- descriptors -------------------------------------------------------------------------------
     def _describe_images(self, images):
         """uint8 (N, H, W[, C]) host images -> (descriptors xp (N, P, D), frames (P, 3), mask or None)."""
         c = self.config
-        imgs = to_device(np.asarray(images), self.xp)
-        ds = dense_sift(imgs, bin_size=c.bin_size, step=c.step, sizes=list(c.sizes) or None, window=c.window,
+        images = np.asarray(images)
+        b, s = self.sift_grid(getattr(self, "image_shape_", None) or images.shape[1:])
+        imgs = to_device(images, self.xp)
+        ds = dense_sift(imgs, bin_size=b, step=s, sizes=list(c.sizes) or None, window=c.window,
                         contrast_threshold=c.contrast_threshold, root=c.root_sift, color=c.color)
         desc = ds.descriptors
         mask = None
@@ -212,6 +392,11 @@ class SiftPipelineMethod(FeatureSvmMethod):
         return sample
 
     # -- the codebook --------------------------------------------------------------------------------
+    def _restore_encoder(self, arrays: dict) -> None:
+        """Set the codebook from host arrays; its size is the first dimension of ``size_array``."""
+        self.codebook_size_ = int(np.shape(arrays[self.size_array])[0])
+        self._set_encoder_state(arrays)
+
     def _fit_codebook_arrays(self, train, rng):
         sample = self._sample_descriptors(train, rng)
         stage = Stage(f"{self.name} codebook", total=1, progress=self.progress)
@@ -220,14 +405,16 @@ class SiftPipelineMethod(FeatureSvmMethod):
         return pack_arrays(self._encoder_state(), self.encoder_arrays)
 
     def fit_features(self, train):
-        """Sample descriptors and fit the codebook (or read it from the feature cache)."""
+        """Sample descriptors and fit the codebook (or read it from the feature cache), of
+        :meth:`codebook_size` entries."""
         rng = host_rng(self.seed)
+        self.codebook_size_ = self.codebook_size(self.image_shape_, self.n_train_)
         if self._caches():  # $HISTNET_CACHE/features: shared across runs, so a new C reuses it
             packed = FeatureCache(notify=self.notify).get_or_compute(self.cache_key(train, "codebook"),
                                                    lambda: self._fit_codebook_arrays(train, rng))
         else:
             packed = self._fit_codebook_arrays(train, rng)
-        self._set_encoder_state(unpack_arrays(packed, self.encoder_arrays))
+        self._restore_encoder(unpack_arrays(packed, self.encoder_arrays))
 
     def feature_state(self) -> dict:
         return self._encoder_state() if hasattr(self, "encoder_") else {}
@@ -236,13 +423,19 @@ class SiftPipelineMethod(FeatureSvmMethod):
         missing = [k for k in self.encoder_arrays if k not in arrays]
         if missing:
             raise CheckpointError(f"{self.name}: saved state lacks 'encoder/{missing[0]}'")
-        self._set_encoder_state({k: arrays[k] for k in self.encoder_arrays})
+        self._restore_encoder({k: arrays[k] for k in self.encoder_arrays})
 
     def extract_flops(self, image_shape) -> int:
-        """The encoding's GEMMs (2 x multiply-adds); dense SIFT itself is not counted."""
+        """The encoding's GEMMs (2 x multiply-adds); dense SIFT itself is not counted. The grid
+        is the fitted one (:meth:`sift_grid`), as :meth:`extract` uses."""
         c = self.config
-        P = len(sift_frames(*image_shape[:2], bin_size=c.bin_size, step=c.step, sizes=list(c.sizes) or None))
+        b, s = self.sift_grid(getattr(self, "image_shape_", None) or image_shape)
+        P = len(sift_frames(*image_shape[:2], bin_size=b, step=s, sizes=list(c.sizes) or None))
         return int(self._encoding_flops(P))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def device_float(x, xp):
@@ -250,4 +443,5 @@ def device_float(x, xp):
     return to_device(np.asarray(x, np.float32), xp)
 
 
-__all__ = ["SiftPipelineConfig", "SiftPipelineMethod", "pack_arrays", "unpack_arrays", "device_float"]
+__all__ = ["SiftPipelineConfig", "SiftPipelineMethod", "pack_arrays", "unpack_arrays", "device_float",
+           "sift_grid_for", "codebook_size_for"]

@@ -142,7 +142,7 @@ class HogSvm(FeatureSvmMethod):
     def resolved_settings(self) -> dict:
         return self.settings_for(self.image_shape_) if hasattr(self, "image_shape_") else {}
 
-    def settings_for(self, image_shape) -> dict:
+    def settings_for(self, image_shape, n_train=None) -> dict:
         return {"pixels_per_cell": list(self.cells(tuple(image_shape)))}
 
     def cache_key(self, train, part: str = "train") -> dict:

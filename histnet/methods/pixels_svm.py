@@ -147,7 +147,7 @@ class PixelsSvm(FeatureSvmMethod):
         h, w = (image_shape if image_shape is not None else self.image_shape_)[:2]
         return max(1, -(-min(int(h), int(w)) // 32))
 
-    def settings_for(self, image_shape) -> dict:
+    def settings_for(self, image_shape, n_train=None) -> dict:
         return {"downscale": self.factor(tuple(image_shape))}
 
     def resolved_settings(self) -> dict:

@@ -53,7 +53,9 @@ class BovwConfig(SiftPipelineConfig):
     Attributes (besides :class:`SiftPipelineConfig`'s)
     ----------
     n_words : int
-        Vocabulary size (Lazebnik et al.: 200 and 400).
+        Vocabulary size (Lazebnik et al.: 200 and 400); with ``descriptors_per_word`` the
+        most words used (the quick profile: 128, and at least 64 sample descriptors a word,
+        so 128 on mnist5k's 10,000 and 16 on 100 training images' 2,000).
     assignment : {"hard", "soft"}
     sigma : float
         Soft-assignment width; 0 = half the RMS distance of the sample to its nearest word.
@@ -83,9 +85,12 @@ class SiftBovwSvm(SiftPipelineMethod):
     Config = BovwConfig
     encoder_arrays = ("centers", "sigma")
     profiles = {
-        # mnist5k (28x28 grey): 4-px bins every 2 px -> 64 frames an image.
-        "quick": {"n_words": 128, "step": 2, "levels": (1, 2), "kernel": "hellinger", "kmeans_iter": 20,
-                  "codebook_images": 500, "descriptors_per_image": 20, "C": 1.0, "svm_tol": 1e-3},
+        # bins and step follow the image (mnist5k, 28x28 grey: 4-px bins every 2 px -> 64 frames
+        # an image; 64-px photos: 8-px bins every 4 px -> 100 frames, not 676); at least 64 sample
+        # descriptors a word (mnist5k: 500 x 20 = 10,000 descriptors -> all 128 words)
+        "quick": {"n_words": 128, "bin_size": 0, "step": 0, "descriptors_per_word": 64, "levels": (1, 2),
+                  "kernel": "hellinger", "kmeans_iter": 20, "codebook_images": 500, "descriptors_per_image": 20,
+                  "C": 1.0, "svm_tol": 1e-3},
         # CIFAR-10 (32x32): bin sizes 3 and 4 every 2 px (221 frames), 400 words (Lazebnik et al.'s
         # largest), the full 1x1/2x2/4x4 pyramid: 8400-d, 1.7 GB of float32 for 50,000 images.
         "full": {"n_words": 400, "step": 2, "sizes": (3, 4), "levels": (1, 2, 4), "kernel": "hellinger",
@@ -94,7 +99,7 @@ class SiftBovwSvm(SiftPipelineMethod):
 
     def _encoder(self):
         c = self.config
-        return BagOfWords(c.n_words, assignment=c.assignment, sigma=c.sigma or None, levels=tuple(c.levels),
+        return BagOfWords(self.codebook_size(), assignment=c.assignment, sigma=c.sigma or None, levels=tuple(c.levels),
                           kernel=c.kernel, map_order=c.map_order, kmeans_iter=c.kmeans_iter, random_state=self.seed)
 
     def _fit_encoder(self, sample):
@@ -113,9 +118,9 @@ class SiftBovwSvm(SiftPipelineMethod):
         self.encoder_ = enc
 
     def _encoding_flops(self, P):
-        c, D = self.config, self.encoder_.n_features_in_
+        K, D = self.codebook_size(), self.encoder_.n_features_in_
         # distances to the words (GEMM) + pyramid sums (GEMM)
-        return 2 * P * c.n_words * D + 2 * P * self.encoder_.n_regions * c.n_words
+        return 2 * P * K * D + 2 * P * self.encoder_.n_regions * K
 
     def feature_dim(self, image_shape=None):
         return self._encoder().output_dim()

@@ -52,7 +52,10 @@ class FisherConfig(SiftPipelineConfig):
     pca_dim : int
         Descriptor dimension after PCA (XRCE: 64).
     n_components : int
-        Gaussians in the GMM (XRCE: 256 to 1024).
+        Gaussians in the GMM (XRCE: 256 to 1024); with ``descriptors_per_word`` the most
+        Gaussians used (the quick profile: 16, and at least 500 sample descriptors a
+        Gaussian, whose 2 x pca_dim parameters EM must estimate: 16 on mnist5k's 10,000
+        descriptors, 4 on 100 training images' 2,000).
     gmm_iter : int
         EM iterations.
     variance_floor : float
@@ -80,10 +83,15 @@ class SiftFisherSvm(SiftPipelineMethod):
     Config = FisherConfig
     encoder_arrays = ("pca_mean", "pca_components", "pca_variance", "gmm_weights", "gmm_means",
                       "gmm_variances")
+    size_field = "n_components"
+    size_array = "gmm_weights"
     profiles = {
-        # mnist5k (28x28 grey): 4-px bins every 2 px -> 64 frames an image; 5120-d vectors.
-        "quick": {"pca_dim": 32, "n_components": 16, "gmm_iter": 20, "step": 2, "levels": (1, 2),
-                  "codebook_images": 500, "descriptors_per_image": 20, "C": 1.0, "svm_tol": 1e-3},
+        # bins and step follow the image (mnist5k, 28x28 grey: 4-px bins every 2 px -> 64 frames
+        # an image, 5120-d vectors; 64-px photos: 8-px bins every 4 px -> 100 frames, not 676); at
+        # least 500 sample descriptors a Gaussian (mnist5k: 500 x 20 = 10,000 -> all 16)
+        "quick": {"pca_dim": 32, "n_components": 16, "gmm_iter": 20, "bin_size": 0, "step": 0,
+                  "descriptors_per_word": 500, "levels": (1, 2), "codebook_images": 500,
+                  "descriptors_per_image": 20, "C": 1.0, "svm_tol": 1e-3},
         # CIFAR-10 (32x32): bin sizes 3 and 4 every 2 px (221 frames), SIFT -> 64-d as XRCE, 32
         # Gaussians, 1x1 + 2x2 cells: 20,480-d, 4.1 GB of float32 for 50,000 images.
         "full": {"pca_dim": 64, "n_components": 32, "step": 2, "sizes": (3, 4), "levels": (1, 2),
@@ -98,7 +106,7 @@ class SiftFisherSvm(SiftPipelineMethod):
 
     def _encoder(self):
         c = self.config
-        return FisherVector(c.n_components, levels=tuple(c.levels), normalization=self._normalization(),
+        return FisherVector(self.codebook_size(), levels=tuple(c.levels), normalization=self._normalization(),
                             gmm_iter=c.gmm_iter, variance_floor=c.variance_floor, random_state=self.seed)
 
     def _fit_encoder(self, sample):
@@ -128,11 +136,11 @@ class SiftFisherSvm(SiftPipelineMethod):
 
     def _encoding_flops(self, P):
         c = self.config
-        D_in, d, K = self.pca_.n_features_in_, c.pca_dim, c.n_components
+        D_in, d, K = self.pca_.n_features_in_, c.pca_dim, self.codebook_size()
         R = sum(g * g for g in c.levels)
         # PCA + Gaussian log-densities (two GEMMs) + per-cell S1, S2 (two GEMMs over R K rows)
         return 2 * P * D_in * d + 2 * 2 * P * K * d + 2 * 2 * P * R * K * d
 
     def feature_dim(self, image_shape=None):
         c = self.config
-        return sum(g * g for g in c.levels) * 2 * c.n_components * c.pca_dim
+        return sum(g * g for g in c.levels) * 2 * self.codebook_size() * c.pca_dim

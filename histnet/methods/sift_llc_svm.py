@@ -47,7 +47,10 @@ class LlcConfig(SiftPipelineConfig):
     Attributes (besides :class:`SiftPipelineConfig`'s)
     ----------
     n_words : int
-        Codebook size (Wang et al.: 1024 to 4096 on Caltech; NEC: 8192 ... on ImageNet).
+        Codebook size (Wang et al.: 1024 to 4096 on Caltech; NEC: 8192 ... on ImageNet); with
+        ``descriptors_per_word`` the most words used (the quick profile: 256, and at least 32
+        sample descriptors a word, so 256 on mnist5k's 10,000 and 32 on 100 training images'
+        2,000; LLC codes with 5 neighbours tolerate a larger codebook than hard BoVW).
     n_neighbors : int
         Codewords per descriptor (the paper's k = 5).
     beta : float
@@ -73,9 +76,12 @@ class SiftLlcSvm(SiftPipelineMethod):
     Config = LlcConfig
     encoder_arrays = ("centers",)
     profiles = {
-        # mnist5k (28x28 grey): 4-px bins every 2 px -> 64 frames an image.
-        "quick": {"n_words": 256, "step": 2, "levels": (1, 2), "kmeans_iter": 20, "codebook_images": 500,
-                  "descriptors_per_image": 20, "C": 1.0, "svm_tol": 1e-3},
+        # bins and step follow the image (mnist5k, 28x28 grey: 4-px bins every 2 px -> 64 frames
+        # an image; 64-px photos: 8-px bins every 4 px -> 100 frames, not 676); at least 32 sample
+        # descriptors a word (mnist5k: 500 x 20 = 10,000 descriptors -> all 256 words)
+        "quick": {"n_words": 256, "bin_size": 0, "step": 0, "descriptors_per_word": 32, "levels": (1, 2),
+                  "kmeans_iter": 20, "codebook_images": 500, "descriptors_per_image": 20, "C": 1.0,
+                  "svm_tol": 1e-3},
         # CIFAR-10 (32x32): bin sizes 3 and 4 every 2 px (221 frames), 1024 words, 1x1 + 2x2 cells
         # (the 4x4 level would make 21,504-d vectors, 4.3 GB for 50,000 images): 5120-d.
         "full": {"n_words": 1024, "step": 2, "sizes": (3, 4), "levels": (1, 2), "codebook_images": 5000,
@@ -84,7 +90,7 @@ class SiftLlcSvm(SiftPipelineMethod):
 
     def _encoder(self):
         c = self.config
-        return LLC(c.n_words, n_neighbors=c.n_neighbors, beta=c.beta, levels=tuple(c.levels),
+        return LLC(self.codebook_size(), n_neighbors=c.n_neighbors, beta=c.beta, levels=tuple(c.levels),
                    kmeans_iter=c.kmeans_iter, random_state=self.seed)
 
     def _fit_encoder(self, sample):
@@ -103,7 +109,7 @@ class SiftLlcSvm(SiftPipelineMethod):
         c, D = self.config, self.encoder_.n_features_in_
         k = c.n_neighbors
         # distances to the codewords + local Gram matrices + k x k solves (LU ~ 2/3 k^3 + 2 k^2)
-        return 2 * P * c.n_words * D + 2 * P * k * k * D + P * (2 * k ** 3 // 3 + 2 * k * k)
+        return 2 * P * self.codebook_size() * D + 2 * P * k * k * D + P * (2 * k ** 3 // 3 + 2 * k * k)
 
     def feature_dim(self, image_shape=None):
         return self._encoder().output_dim()
