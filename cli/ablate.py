@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .options import (CommaList, MethodName, data_options, dataset_option, device_option, executor_options,
+from .options import (CommaList, MethodName, budget_option, data_options, dataset_option, device_option, executor_options,
                       figures_option, out_option, profile_option, resume_option, set_option)
 from .runs import command_line, summary_line
 from .ui import ui_of
@@ -27,9 +27,10 @@ from .ui import ui_of
 @out_option("Run folder (default: runs/ablation-<method>-<dataset>).")
 @resume_option("Skip arms that finished; continue interrupted ones.")
 @figures_option()
+@budget_option("Wall-clock time every arm's fit may take, e.g. 5m: the arms compared at equal time.")
 @click.pass_context
 def ablate_command(ctx, method, dataset, root, data, profile, arm_names, extra_arms, sets, seeds, device, executor,
-                   scheduler, out, resume, figures):
+                   scheduler, out, resume, figures, budget):
     """Run METHOD's full recipe and one arm per design claim it declares (same data, seeds and
     schedule), then print and write (Markdown, CSV, LaTeX) one row per arm: the change, the
     error and its difference from the full recipe, the training time, the paper's claim with
@@ -48,7 +49,8 @@ def ablate_command(ctx, method, dataset, root, data, profile, arm_names, extra_a
     res = run_ablation(method, dataset, root=root, data=data, profile=profile, arms=arm_names, extra_arms=extra,
                        overrides=parse_overrides(sets), seeds=seeds, device=device, executor=executor,
                        scheduler=scheduler, out=out, resume=resume, figures=figures, command=command_line(),
-                       progress=ui.progress, notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))
+                       progress=ui.progress, notify=ui.note, on_result=lambda r: ui.note(summary_line(r)),
+                       budget=budget)
     click.echo(to_markdown(res.table))
     click.echo(res.caption)
     ui.note(f"written: {', '.join(str(p) for p in res.paths)}")

@@ -88,6 +88,32 @@ class CommaList(click.ParamType):
         return items
 
 
+class Duration(click.ParamType):
+    """A time budget: ``90s``, ``10m``, ``1h30m`` (a bare number is seconds) -> seconds.
+
+    With ``many``, a comma-separated list of them (``1m,4m,16m``) -> a list of seconds.
+    """
+
+    name = "DURATION"
+
+    def __init__(self, many: bool = False):
+        self.many = many
+
+    def convert(self, value, param, ctx):
+        from histnet.budget import parse_duration
+
+        if isinstance(value, (float, list)):
+            return value
+        items = [v.strip() for v in str(value).split(",") if v.strip()] if self.many else [value]
+        if not items:
+            self.fail(f"{value!r} holds no duration (expected e.g. 1m,4m)", param, ctx)
+        try:
+            out = [parse_duration(v) for v in items]
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        return out if self.many else out[0]
+
+
 def csv_list(value):
     """``"a, b,"`` -> ``["a", "b"]``; an empty or missing value -> None."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
@@ -199,6 +225,13 @@ def out_option(help: str, default=None):
 def resume_option(help: str):
     """``--resume``: a flag."""
     return click.option("--resume", is_flag=True, help=help)
+
+
+def budget_option(help: str = "Wall-clock time each method's fit may take, e.g. 90s, 10m, 1h "
+                                 "(see docs/architecture.md, 'Time budgets').", many: bool = False):
+    """``--budget``: a duration in seconds (``many``: a comma-separated list of them)."""
+    return click.option("--budget", type=Duration(many), default=None,
+                        metavar="DURATIONS" if many else "DURATION", help=help)
 
 
 def figures_option(help: str = "Draw the figures."):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .options import (MethodName, data_options, dataset_option, device_option, figures_option, out_option,
-                      resume_option, seed_option, set_option)
+from .options import (MethodName, budget_option, data_options, dataset_option, device_option, figures_option,
+                      out_option, resume_option, seed_option, set_option)
 from .ui import ui_of
 
 
@@ -24,11 +24,13 @@ def summary_line(rec: dict) -> str:
     ds = (rec.get("dataset") or {}).get("name", "?")
     if rec.get("status") != "ok":
         return f"{m} on {ds}: {rec.get('status')}: {rec.get('error')}"
+    b = rec.get("budget")
+    spent = f", budget {b['label']}: " + "; ".join(b.get("how") or []) if b else ""
     t = rec.get("timing", {})
     top5 = f"{100 * rec['top5_error']:.2f}%" if rec.get("top5_error") is not None else "n/a"
     skipped = " (finished earlier, skipped)" if rec.get("skipped") else ""
     return (f"{m} on {ds}: top-1 error {100 * rec['top1_error']:.2f}%, top-5 error {top5}, "
-            f"fit {t.get('fit_s', 0):.1f} s, predict {t.get('predict_images_per_s', 0):,.0f} img/s{skipped}")
+            f"fit {t.get('fit_s', 0):.1f} s, predict {t.get('predict_images_per_s', 0):,.0f} img/s{spent}{skipped}")
 
 
 @click.command("run", short_help="Train and score one method on one data set.")
@@ -48,9 +50,11 @@ def summary_line(rec: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result record as one JSON object on stdout.")
 @click.option("--save/--no-save", "save_model", default=True, show_default=True,
               help="Keep the fitted model as model.npz in the run folder (for histnet predict).")
+@budget_option("Wall-clock time the fit may take, e.g. 90s, 10m, 1h: the method shortens its epochs, "
+               "training images or SVM iterations to fit, and the record says how.")
 @click.pass_context
 def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, config_file, out, resume, as_json,
-                save_model):
+                save_model, budget):
     """Train METHOD on the training split of DATASET and score it on the test split.
 
     The record (metrics, timings, config, versions, machine, this command line) is
@@ -67,7 +71,7 @@ def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, c
         profile = "quick"  # run and progression default alike
     make_config(get_method(method), overrides, profile)  # a bad --set fails here, before any folder is made
     spec = JobSpec(method=method, dataset=dataset, seed=seed, profile=profile, overrides=overrides, root=root,
-                   device=device, data=data, save_model=save_model)
+                   device=device, data=data, save_model=save_model, budget=budget)
     rec = run_job(spec, out, resume=resume, progress=ui.progress, notify=ui.note, command=command_line())
     record_path = Path(out) / spec.run_id() / "result.json"
     if as_json:

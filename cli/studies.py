@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import click
 
-from .options import (CommaList, csv_list, data_options, dataset_option, device_option, executor_options,
+from .options import (CommaList, budget_option, csv_list, data_options, dataset_option, device_option, executor_options,
                       figures_option,
                       methods_option, out_option, profile_option, resume_option, root_option, seed_option,
                       set_option, test_n_per_class_option)
@@ -50,9 +50,11 @@ def usage_errors():
 @out_option("Run folder (default: runs/progression-<dataset>).")
 @resume_option("Skip methods that finished; continue interrupted ones.")
 @figures_option()
+@budget_option("Equal compute: the wall-clock time every method's fit may take, e.g. 5m. Several, e.g. "
+               "1m,4m,16m, run the progression at each and draw error against budget (budget.png).", many=True)
 @click.pass_context
 def progression_command(ctx, dataset, root, data, profile, methods, until, device, seed, sets, executor, scheduler,
-                        out, resume, figures):
+                        out, resume, figures, budget):
     """Run pixels-svm, hog-svm, the three SIFT pipelines, dbn and AlexNet (with --until 2015
     also ZFNet, NIN, VGG and ResNet-20) in historical order on the same split with the same
     seed, then print the side-by-side table and write it (Markdown, CSV, LaTeX) with the
@@ -64,11 +66,20 @@ def progression_command(ctx, dataset, root, data, profile, methods, until, devic
     from histnet.studies import run_progression
 
     ui = ui_of(ctx)
+    common = dict(root=root, data=data, profile=profile, methods=csv_list(methods), until=until, device=device,
+                  seed=seed, overrides=sets, executor=executor, scheduler=scheduler, out=out, resume=resume,
+                  figures=figures, command=command_line(), progress=ui.progress, notify=ui.note,
+                  on_result=lambda r: ui.note(summary_line(r)))
     with usage_errors():
-        res = run_progression(dataset, root=root, data=data, profile=profile, methods=csv_list(methods),
-                              until=until, device=device, seed=seed, overrides=sets, executor=executor, scheduler=scheduler,
-                              out=out, resume=resume, figures=figures, command=command_line(),
-                              progress=ui.progress, notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))
+        if budget and len(budget) > 1:
+            from histnet.studies import run_budget_sweep
+
+            res = run_budget_sweep(dataset, budget, **common)
+            click.echo(to_markdown(res.table))
+            click.echo(res.line)
+            ui.note(f"written: {', '.join(str(p) for p in res.paths)}")
+            return
+        res = run_progression(dataset, budget=budget[0] if budget else None, **common)
     click.echo(to_markdown(res.table))
     click.echo(res.jump_line)
     ui.note(f"written: {', '.join(str(p) for p in res.paths)}")
@@ -92,9 +103,10 @@ def progression_command(ctx, dataset, root, data, profile, methods, until, devic
 @click.option("--reuse-from", "reuse_from", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="A run folder (e.g. the progression's) whose finished jobs with the same settings are copied "
                    "instead of run again: the `all` point of a full-test-split crossover (repeatable).")
+@budget_option("Wall-clock time each job's fit may take, e.g. 2m.")
 @click.pass_context
 def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seeds, profile, device, executor, scheduler,
-                      out, resume, reuse_from):
+                      out, resume, reuse_from, budget):
     """Train each method on growing training sets and draw accuracy against images per
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
     from histnet.report import to_markdown
@@ -106,7 +118,7 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
                             test_n_per_class=test_n_per_class, seeds=seeds,
                             profile=profile, device=device, executor=executor, scheduler=scheduler, out=out,
                             resume=resume, reuse_from=reuse_from, command=command_line(), progress=ui.progress,
-                            notify=ui.note, on_result=lambda r: ui.note(summary_line(r)))
+                            notify=ui.note, on_result=lambda r: ui.note(summary_line(r)), budget=budget)
     click.echo(to_markdown(res.table))
     click.echo(res.crossover_line)
     ui.note(f"written: {', '.join(str(p) for p in res.figure_paths)}")

@@ -264,7 +264,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
                  scheduler: Optional[str] = None, out=None, resume: bool = False, figures: bool = True,
                  command: Optional[str] = None, progress: Optional[ProgressCallback] = None,
                  notify: Optional[Callable[[str], None]] = None,
-                 on_result: Optional[Callable[[dict], None]] = None) -> AblationResult:
+                 on_result: Optional[Callable[[dict], None]] = None, budget: Optional[float] = None) -> AblationResult:
     """Run ``method``'s full recipe and each arm on one split, same seeds, same schedule.
 
     Parameters
@@ -285,6 +285,9 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
         As :func:`histnet.experiment.run_grid`.
     out : path, optional
         Default ``runs/ablation-<method>-<data set>``.
+    budget : float, optional
+        Seconds of wall clock every arm's fit may take (:mod:`histnet.budget`): the arms
+        compared at equal time instead of an equal schedule.
 
     Returns
     -------
@@ -313,7 +316,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
         for sd in seeds:
             specs.append(JobSpec(method=method, dataset=dataset, seed=int(sd), profile=profile,
                                  overrides={**base, **arm.overrides}, root=root, device=device, data=data,
-                                 tag=f"ablation {arm.name}"))
+                                 tag=f"ablation {arm.name}", budget=budget))
             owner.append(arm.name)
     if notify:
         notify(f"ablation of {method} on {name}: the full recipe and {len(chosen)} arms "

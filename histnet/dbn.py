@@ -246,7 +246,7 @@ class DBN(ClassifierMixin, BaseEstimator):
                    device=self.device, random_state=seed + i, progress=self.progress, name=f"RBM {i + 1}")
 
     # -- training ---------------------------------------------------------------------------------
-    def pretrain_layers(self, X, X_val=None, *, seed=None, start=None, n_layers=None):
+    def pretrain_layers(self, X, X_val=None, *, seed=None, start=None, n_layers=None, deadlines=None):
         """Greedy layer-wise pretraining (Hinton et al. 2006, section 4).
 
         Parameters
@@ -261,6 +261,8 @@ class DBN(ClassifierMixin, BaseEstimator):
         n_layers : int, optional
             Stop after this many layers (default: all of ``hidden_layer_sizes``), so a
             caller can checkpoint between layers.
+        deadlines : list of float, optional
+            A ``time.perf_counter()`` deadline per layer (:meth:`RBM.fit`'s ``deadline``).
 
         Returns
         -------
@@ -281,14 +283,16 @@ class DBN(ClassifierMixin, BaseEstimator):
         for i, n_hidden in enumerate(sizes[:n_layers]):
             if i < len(rbms):
                 continue
-            rbm = self.make_rbm(i, n_hidden, seed).fit(h, X_val=hv)
+            rbm = self.make_rbm(i, n_hidden, seed).fit(h, X_val=hv,
+                                                       deadline=None if deadlines is None else deadlines[i])
             rbms.append(rbm)
             if i + 1 < n_layers:
                 h = rbm.transform(h)
                 hv = None if hv is None else rbm.transform(hv)
         return rbms
 
-    def fit(self, X, y, *, X_val=None, y_val=None, rbms=None, checkpoint_path=None, resume=False):
+    def fit(self, X, y, *, X_val=None, y_val=None, rbms=None, checkpoint_path=None, resume=False,
+            deadline=None):
         """Pretrain (unless ``pretrain=False``) and fine-tune.
 
         Parameters
@@ -301,6 +305,12 @@ class DBN(ClassifierMixin, BaseEstimator):
             Use these pretrained layers (all of them) instead of pretraining again.
         checkpoint_path, resume :
             Passed to :meth:`histnet.nn.Trainer.fit` for the fine-tuning.
+        deadline : float, optional
+            A ``time.perf_counter()`` value (a time budget): the time left is shared among
+            the RBMs still to train and the fine-tuning in proportion to their planned
+            multiply-adds (:meth:`stage_costs`); each RBM stops its epochs at its share
+            (at least one epoch), the fine-tuning's schedule fits the rest
+            (:meth:`histnet.nn.Trainer.fit`).
 
         Returns
         -------
@@ -319,8 +329,10 @@ class DBN(ClassifierMixin, BaseEstimator):
         X = X.astype(FLOAT, copy=False)
         Xv = None if X_val is None else np.asarray(X_val, dtype=FLOAT)
         if self.pretrain:
-            self.rbms_ = list(rbms) if rbms is not None and len(rbms) == len(sizes) else self.pretrain_layers(
-                X, Xv, seed=seed, start=rbms)
+            done = list(rbms or [])
+            deadlines = self.stage_deadlines(X.shape[1], len(done), deadline) if deadline is not None else None
+            self.rbms_ = done if len(done) == len(sizes) else self.pretrain_layers(
+                X, Xv, seed=seed, start=rbms, deadlines=deadlines)
         else:
             self.rbms_ = []
         self.pretrain_history_ = [list(r.history_) for r in self.rbms_]
@@ -336,10 +348,37 @@ class DBN(ClassifierMixin, BaseEstimator):
             if X_val is not None and y_val is not None:
                 val = (Xv, np.searchsorted(self.classes_, np.asarray(y_val)))
             trainer = Trainer(self.mlp_, opt, sched, xp=backend.xp, progress=self.progress, name="fine-tune")
+            self.finetune_trainer_ = trainer
             self.history_ = trainer.fit((X, y_idx), val, epochs=int(self.finetune_epochs),
                                         batch_size=int(self.finetune_batch_size), seed=seed,
-                                        checkpoint_path=checkpoint_path, resume=resume)
+                                        checkpoint_path=checkpoint_path, resume=resume, deadline=deadline)
         return self
+
+    def stage_costs(self, n_features: int) -> list:
+        """Planned multiply-adds of each RBM's pretraining and of the fine-tuning, per sample.
+
+        CD-1 costs about three products with each RBM's weights a batch (up, down, up again)
+        and one more for the update; backprop three with every layer's (forward, two
+        backward). Epochs as configured; the last entry is the fine-tuning.
+        """
+        dims = [int(n_features)] + self._sizes()
+        pairs = list(zip(dims[:-1], dims[1:]))
+        rbm = [4 * a * b * int(self.rbm_epochs) for a, b in pairs] if self.pretrain else []
+        tune = 3 * sum(a * b for a, b in pairs + [(dims[-1], max(2, len(getattr(self, "classes_", [0, 1]))))])
+        return rbm + [tune * int(self.finetune_epochs)]
+
+    def stage_deadlines(self, n_features: int, n_done: int, deadline: float) -> list:
+        """Each RBM's ``time.perf_counter()`` deadline (None for the ``n_done`` already
+        trained): the time left before ``deadline`` shared among the RBMs still to train and
+        the fine-tuning in proportion to :meth:`stage_costs`."""
+        costs = self.stage_costs(n_features)
+        now = time.perf_counter()
+        left = sum(costs[n_done:])
+        out, t = [None] * n_done, now
+        for c in costs[n_done:-1]:
+            t += (deadline - now) * c / max(left, 1)
+            out.append(t)
+        return out
 
     # -- prediction ---------------------------------------------------------------------------------
     def decision_function(self, X, batch_size=1000):

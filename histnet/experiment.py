@@ -48,6 +48,7 @@ import numpy as np
 
 from . import __version__
 from .backend import get_backend, to_host
+from .budget import Budget, format_duration
 from .errors import HistnetError, NotLearningError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
 from .io import atomic_write, ensure_writable_folder, remove_stale_temporaries, save_npz, write_json
@@ -89,6 +90,9 @@ class JobSpec:
         Free label stored in the record (e.g. ``"progression"``).
     save_model : bool
         Keep the fitted model as ``model.npz`` in the run folder (not part of the run id).
+    budget : float or None
+        Seconds of wall clock the method's fit may take (``--budget``; :mod:`histnet.budget`).
+        Part of the run id when set (runs without one keep their ids).
     """
 
     method: str
@@ -101,14 +105,17 @@ class JobSpec:
     data: dict = field(default_factory=dict)
     tag: str = ""
     save_model: bool = True
+    budget: Optional[float] = None
 
     def dataset_slug(self) -> str:
         name = Path(self.dataset).name if ("/" in self.dataset or Path(self.dataset).exists()) else self.dataset
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", name) or "dataset"
 
     def run_id(self) -> str:
-        key = json.dumps({"profile": self.profile, "overrides": self.overrides, "data": self.data,
-                          "device": self.device}, sort_keys=True, default=str)
+        key = {"profile": self.profile, "overrides": self.overrides, "data": self.data, "device": self.device}
+        if self.budget is not None:
+            key["budget"] = float(self.budget)
+        key = json.dumps(key, sort_keys=True, default=str)
         h = hashlib.sha1(key.encode()).hexdigest()[:8]
         return f"{self.method}__{self.dataset_slug()}__seed{self.seed}__{h}"
 
@@ -266,8 +273,12 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             "provenance": {k: v for k, v in splits.test.provenance.items() if isinstance(v, (str, int, float))},
             "train_checksum": splits.train.provenance.get("checksum"),
         }
+        budget = Budget(spec.budget) if spec.budget is not None else None
         method = method_cls(config, backend=backend, seed=spec.seed, progress=progress,
-                            workdir=run_dir, resume=resume, notify=notify)
+                            workdir=run_dir, resume=resume, notify=notify, budget=budget)
+        if budget is not None:
+            record["budget"] = {"seconds": budget.seconds, "label": format_duration(budget.seconds)}
+            budget.start()
         with Stopwatch() as fit_t:
             method.fit(splits.train, splits.val)
         with Stopwatch() as pred_t:
@@ -295,6 +306,14 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             learning_curve=curve,
             warnings=health_warnings(curve),
         )
+        if budget is not None:
+            record["budget"] = {**budget.summary(), "honoured": bool(method_cls.honours_budget)}
+            if not method_cls.honours_budget:
+                record["budget"]["how"] = [f"{spec.method} does not keep to a budget: it ran to the end"]
+                record["warnings"].append(f"ran without its {budget.summary()['label']} budget "
+                                          "(the method does not keep to one)")
+            elif budget.limited:
+                record["warnings"].append(f"not converged: cut by its {budget.summary()['label']} budget")
         figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
         if figs:
             save_npz(run_dir / "figures.npz", figs)

@@ -667,7 +667,7 @@ class RBM(TransformerMixin, BaseEstimator):
                 f"{self.name}: weights became NaN or inf in epoch {epoch + 1}; lower learning_rate "
                 f"(now {self.learning_rate}) or standardise the data")
 
-    def fit(self, X, y=None, *, X_val=None):
+    def fit(self, X, y=None, *, X_val=None, deadline=None):
         """Train for ``n_iter`` epochs from a fresh initialisation.
 
         Parameters
@@ -677,6 +677,10 @@ class RBM(TransformerMixin, BaseEstimator):
         y : ignored
         X_val : array of shape (n_val, n_features), optional
             Held-out data for the free-energy overfitting monitor in ``history_``.
+        deadline : float, optional
+            A ``time.perf_counter()`` value (a time budget): after each epoch, training stops
+            if another epoch as long as the last would end after it (the first always runs);
+            ``n_epochs_`` says how many ran.
 
         Returns
         -------
@@ -698,7 +702,10 @@ class RBM(TransformerMixin, BaseEstimator):
         self._init_visible_bias(Xd)
         Xv = self._check_input(X_val, reset=False) if X_val is not None else None
         for _ in range(int(self.n_iter)):
+            t0 = time.perf_counter()
             self._fit_epoch(Xd, Xv)
+            if deadline is not None and time.perf_counter() + (time.perf_counter() - t0) > deadline:
+                break
         return self
 
     def _fit_epoch(self, Xd, Xv=None):

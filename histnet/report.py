@@ -107,10 +107,23 @@ def experiment_key(record: dict) -> str:
 def setting_of(record: dict) -> str:
     """The experiment's settings in a few words: profile, overrides, data options that are set."""
     parts = [f"profile {record['profile']}"] if record.get("profile") else []
+    if record.get("budget"):
+        parts.append(f"budget {record['budget'].get('label') or record['budget'].get('seconds')}")
     parts += [f"{k}={v}" for k, v in sorted((record.get("overrides") or {}).items())]
     parts += [f"{k}={v}" for k, v in sorted((record.get("data_options") or {}).items())
               if v is not None and v is not False and v != 0]
     return ", ".join(parts)
+
+
+def budget_text(budget: Optional[dict]) -> Optional[str]:
+    """A record's ``budget`` in a few words: the allowance, what it used, how it was spent."""
+    if not budget:
+        return None
+    used = budget.get("used_s")
+    head = budget.get("label") or f"{budget.get('seconds')} s"
+    if used is not None:
+        head += f" ({used:,.0f} s used)" if used >= 10 else f" ({used:.1f} s used)"
+    return head + (": " + "; ".join(budget["how"]) if budget.get("how") else "")
 
 
 def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
@@ -130,6 +143,8 @@ def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
             "n_train": ds.get("n_train"),
             "n_classes": ds.get("n_classes"),
             "n_per_class": (r.get("data_options") or {}).get("n_per_class"),
+            "budget_s": (r.get("budget") or {}).get("seconds"),
+            "budget": budget_text(r.get("budget")),
             "seed": r.get("seed"),
             "device": r.get("device"),
             "profile": r.get("profile"),
@@ -240,6 +255,9 @@ def side_by_side(df: pd.DataFrame) -> pd.DataFrame:
                          history_for(method, first["dataset"]), f"{first['status']}: {first['error']}"])
     out = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     out["year"] = out["year"].map(lambda y: "" if y is None or pd.isna(y) else str(int(y)))
+    if "budget" in df and df["budget"].notna().any():  # how each row spent its time budget
+        out.insert(out.columns.get_loc("fit time (s)") + 1, "budget",
+                   [f["budget"] if isinstance(f["budget"], str) else "none" for f in firsts])
     if several_settings:
         out.insert(2, "setting", [f["setting"] or "defaults" for f in firsts])
     if several_sets:
@@ -357,7 +375,7 @@ def jump_line(j: dict) -> str:
         return f"2012 jump: {hist}; this run: {why}"
     (cm, ce), (hm, he) = j["cnn"], j["best_hand_crafted"]
     context = jump_context(j)
-    caveat = " (the CNN row is not converged: its training loss was still falling fast)" \
+    caveat = " (the CNN row is not converged: its training loss was still falling fast, or its budget cut it)" \
         if j.get("cnn_not_converged") else ""
     return (f"2012 jump (CNN error / best hand-crafted error): this run {ce:.2%} ({cm}) / {he:.2%} ({hm}) "
             f"= {j['this_run']:.2f}{caveat}; {hist}" + (f"\n{context}" if context else ""))
@@ -758,6 +776,54 @@ def plot_crossover(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
     ax.set_title("Scale matters: accuracy against training-set size")
     ax.legend(fontsize=8)
     _caption(fig, caption_text(dataset, when=run_date(df)) + "\n" + textwrap.fill(crossover_line(point), 120))
+    return _save(fig, Path(out_base))
+
+
+def budget_line(df: pd.DataFrame) -> str:
+    """Who leads at each budget of an equal-compute sweep (:func:`histnet.studies.run_budget_sweep`)."""
+    from .budget import format_duration
+
+    ok = df[(df["status"] == "ok") & df["budget_s"].notna()] if len(df) else df
+    if not len(ok):
+        return "equal compute: no run finished"
+    parts = []
+    for b, g in ok.groupby("budget_s"):
+        best = g.groupby("method")["top1_error"].mean().sort_values()
+        parts.append(f"{format_duration(b)}: {best.index[0]} ({100 * best.iloc[0]:.2f}%)")
+    return "equal compute, the best method at each budget: " + "; ".join(parts)
+
+
+def plot_budget(df: pd.DataFrame, out_base, dataset: str) -> list[Path]:
+    """Top-1 error against the per-method time budget (log scale), one line per method;
+    a point its budget cut (``not converged``) is drawn hollow."""
+    from .budget import format_duration
+
+    ok = df[(df["status"] == "ok") & df["budget_s"].notna()] if len(df) else df
+    if not len(ok):
+        return []
+    fig = _figure()
+    ax = fig.subplots()
+    for method, g in ok.groupby("method", sort=False):
+        curve = g.groupby("budget_s").agg(err=("top1_error", "mean"),
+                                          cut=("warnings", lambda w: any("budget" in str(x) for x in w)))
+        curve = curve.reset_index()
+        fam = g["family"].iloc[0]
+        style = {"cnn": "-", "dbn": "-.", "hand-crafted": "--"}.get(fam, ":")
+        line, = ax.plot(curve["budget_s"], 100 * curve["err"], style, lw=1.2, label=f"{method} ({fam})")
+        for _, pt in curve.iterrows():
+            ax.plot(pt["budget_s"], 100 * pt["err"], "o", ms=5, color=line.get_color(),
+                    mfc="white" if pt["cut"] else line.get_color())
+    budgets = sorted(ok["budget_s"].unique())
+    ax.set_xscale("log")
+    ax.set_xticks(budgets)
+    ax.set_xticklabels([format_duration(b) for b in budgets])
+    ax.minorticks_off()
+    ax.set_xlabel("wall-clock budget per method (log scale)")
+    ax.set_ylabel("top-1 test error (%)")
+    ax.set_title("Equal compute: error against the time budget (hollow: cut by its budget)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    _caption(fig, caption_text(dataset, when=run_date(df)) + "\n" + textwrap.fill(budget_line(df), 120))
     return _save(fig, Path(out_base))
 
 

@@ -252,8 +252,14 @@ def image_size_of(dataset: str, *, root=None, seed: int = 0, data: Optional[Mapp
 
 def image_shape_of(dataset: str, *, root=None, seed: int = 0, data: Optional[Mapping] = None) -> tuple:
     """``((H, W, C), name)`` of a data set's training images, as its jobs would load them."""
+    shape, _, name = training_set_of(dataset, root=root, seed=seed, data=data)
+    return shape, name
+
+
+def training_set_of(dataset: str, *, root=None, seed: int = 0, data: Optional[Mapping] = None) -> tuple:
+    """``((H, W, C), n_train, name)`` of a data set's training split, as its jobs would load it."""
     splits = load_job_splits(JobSpec(method="", dataset=dataset, seed=seed, root=root, data=dict(data or {})))
-    return tuple(int(v) for v in splits.train.image_shape), splits.train.name
+    return tuple(int(v) for v in splits.train.image_shape), len(splits.train), splits.train.name
 
 
 def per_method_overrides(overrides, names: Sequence[str]) -> dict:
@@ -355,7 +361,7 @@ def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, 
                     overrides=None, executor: str = "local", scheduler: Optional[str] = None, out=None,
                     resume: bool = False, figures: bool = True, command: Optional[str] = None,
                     progress: Optional[ProgressCallback] = None, notify: Notify = None,
-                    on_result: OnResult = None) -> ProgressionResult:
+                    on_result: OnResult = None, budget: Optional[float] = None) -> ProgressionResult:
     """Run the methods of the progression on one split and write the side-by-side table.
 
     Every method runs on the same split with the same seed and profile, in historical
@@ -399,6 +405,10 @@ def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, 
         process's ``sys.argv``.
     progress, notify, on_result : callable, optional
         Progress events, one-line notes, and each record as its job finishes.
+    budget : float, optional
+        Seconds of wall clock each method's fit may take (:mod:`histnet.budget`): equal
+        compute. The table gains a ``budget`` column saying how each method spent it, and
+        the line under it says that the comparison is at equal compute.
 
     Returns
     -------
@@ -425,7 +435,7 @@ def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, 
         notify(f"progression on {name} ({profile} profile): {', '.join(names)}; runs in {out}")
     per_method = per_method_overrides(overrides, names)
     specs = [JobSpec(method=m, dataset=dataset, seed=seed, profile=profile, root=root, device=device, data=data,
-                     overrides=per_method.get(m, {}), tag="progression") for m in names]
+                     overrides=per_method.get(m, {}), tag="progression", budget=budget) for m in names]
     command = _command_or_argv(command)
     records = run_grid(specs, out, resume=resume, executor=executor, scheduler=scheduler, progress=progress,
                        on_result=on_result, command=command, notify=notify)
@@ -434,8 +444,22 @@ def run_progression(dataset: str, *, root=None, data: Optional[Mapping] = None, 
     records = [by_id.get(s.run_id(), r) for s, r in zip(specs, records)]
     res = write_report(records, out, dataset=name, figures=figures)
     (out / "COMMAND.txt").write_text(command + "\n")
+    line = jump_line(res["jump"])
+    if budget is not None:
+        line = equal_compute_line(budget, records) + "\n" + line
     return ProgressionResult(dataset=name, out=out, methods=names, records=records, table=res["table"],
-                             jump=res["jump"], jump_line=jump_line(res["jump"]), paths=res["paths"])
+                             jump=res["jump"], jump_line=line, paths=res["paths"])
+
+
+def equal_compute_line(budget: float, records: Sequence[dict]) -> str:
+    """The line that says a progression compared its methods at equal compute."""
+    from .budget import format_duration
+
+    machine = next((r.get("machine") for r in records if r and r.get("machine")), None) or {}
+    where = f" on {machine.get('cpu', 'this machine')} ({machine.get('cores', '?')} cores)" if machine else ""
+    return (f"equal compute: every method had {format_duration(budget)} of wall clock for its fit{where}; "
+            "scoring is not counted; the budget column says how each spent it, and a row it cut is marked "
+            "not converged")
 
 
 def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
@@ -444,7 +468,7 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
                   executor: str = "local", scheduler: Optional[str] = None, out=None, resume: bool = False,
                   reuse_from: Iterable = (), command: Optional[str] = None,
                   progress: Optional[ProgressCallback] = None, notify: Notify = None,
-                  on_result: OnResult = None) -> CrossoverResult:
+                  on_result: OnResult = None, budget: Optional[float] = None) -> CrossoverResult:
     """Train each method on growing training sets and find where the CNN overtakes.
 
     One job per (size, method, seed), in that nesting order. The jobs' data options are
@@ -486,6 +510,8 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
         process's ``sys.argv``.
     progress, notify, on_result : callable, optional
         Progress events, one-line notes, and each record as its job finishes.
+    budget : float, optional
+        Seconds of wall clock each job's fit may take (:mod:`histnet.budget`).
 
     Returns
     -------
@@ -508,7 +534,8 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
     reuse_from = [str(p) for p in reuse_from]
     out = Path(out or f"runs/crossover-{Path(name).name}")
     specs = [JobSpec(method=m, dataset=dataset, seed=sd, profile=profile, root=root, device=device,
-                     data=data_options({"n_per_class": n, "test_n_per_class": test_n_per_class}), tag="crossover")
+                     data=data_options({"n_per_class": n, "test_n_per_class": test_n_per_class}), tag="crossover",
+                     budget=budget)
              for n in counts for m in names for sd in seed_list]
     if notify:
         notify(f"crossover on {name}: {len(specs)} jobs in {out}")
@@ -534,6 +561,93 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
     (out / "COMMAND.txt").write_text(command + "\n")
     return CrossoverResult(dataset=name, out=out, methods=names, records=records, copied=copied, table=table,
                            point=point, crossover_line=line, table_paths=table_paths, figure_paths=figure_paths)
+
+
+@dataclass
+class BudgetSweepResult:
+    """What :func:`run_budget_sweep` returns.
+
+    Attributes
+    ----------
+    dataset : str
+        The data set's name.
+    out : pathlib.Path
+        The run folder.
+    methods : list of str
+        The methods compared.
+    budgets : list of float
+        The budgets, in seconds, smallest first.
+    records : list of dict
+        One record per (budget, method) job.
+    table : pandas.DataFrame
+        Top-1 error per budget (rows) and method (columns), as in ``budget.csv``.
+    line : str
+        Who leads at each budget, printed under the table.
+    paths : list of pathlib.Path
+        ``budget.md``/``.csv``/``.tex`` and ``budget.png``/``.svg``.
+    """
+
+    dataset: str
+    out: Path
+    methods: list
+    budgets: list
+    records: list
+    table: pd.DataFrame
+    line: str
+    paths: list = field(default_factory=list)
+
+
+def run_budget_sweep(dataset: str, budgets: Iterable[float], *, root=None, data: Optional[Mapping] = None,
+                     profile: str = "quick", methods: Optional[Sequence[str]] = None,
+                     until: Optional[int] = DEFAULT_UNTIL, device: str = "cpu", seed: int = 0, overrides=None,
+                     executor: str = "local", scheduler: Optional[str] = None, out=None, resume: bool = False,
+                     figures: bool = True, command: Optional[str] = None,
+                     progress: Optional[ProgressCallback] = None, notify: Notify = None,
+                     on_result: OnResult = None) -> BudgetSweepResult:
+    """The progression at several equal-compute budgets: who wins as the budget grows.
+
+    The "hardware lottery" reading of this history: every method gets the same wall
+    clock for its fit (:mod:`histnet.budget`) at each budget, on one machine, one split
+    and one seed. Writes ``budget.md``/``.csv``/``.tex`` (top-1 error per budget and
+    method) and ``budget.png``/``.svg`` (error against budget, log scale: the crossover's
+    sibling, with compute in place of data). Arguments as :func:`run_progression`.
+    """
+    from .report import budget_line, plot_budget, records_to_frame, write_tables
+    from .budget import format_duration
+
+    budgets = sorted({float(b) for b in budgets})
+    if not budgets:
+        raise OptionError("budget", "give at least one budget")
+    data = data_options(data)
+    size, name = image_size_of(dataset, root=root, seed=seed, data=data)
+    names = progression_methods(size, _only(methods), until=until)
+    if not names:
+        raise HistnetError("no method of the progression is available")
+    out = Path(out or f"runs/budget-{Path(name).name}")
+    per_method = per_method_overrides(overrides, names)
+    specs = [JobSpec(method=m, dataset=dataset, seed=seed, profile=profile, root=root, device=device, data=data,
+                     overrides=per_method.get(m, {}), tag="budget", budget=b) for b in budgets for m in names]
+    if notify:
+        notify(f"equal compute on {name}: {', '.join(names)} at {', '.join(map(format_duration, budgets))} "
+               f"each ({len(specs)} jobs); runs in {out}")
+    command = _command_or_argv(command)
+    records = run_grid(specs, out, resume=resume, executor=executor, scheduler=scheduler, progress=progress,
+                       on_result=on_result, command=command, notify=notify)
+    df = records_to_frame(records)
+    ok = df[(df["status"] == "ok") & df["budget_s"].notna()].copy()
+    ok["budget"] = ok["budget_s"].map(format_duration)
+    table = (ok.pivot_table(index="budget_s", columns="method", values="top1_error", aggfunc="mean")
+             .reindex(columns=[m for m in names if m in set(ok["method"])])
+             .map(lambda v: "n/a" if pd.isna(v) else f"{100 * v:.2f}%"))
+    table.index = [format_duration(b) for b in table.index]
+    table = table.rename_axis("budget per method").reset_index()
+    line = budget_line(df)
+    paths = write_tables(table, out, "budget", caption=f"top-1 error at equal compute, {name}. {line}")
+    if figures:
+        paths += plot_budget(df, out / "budget", name)
+    (out / "COMMAND.txt").write_text(command + "\n")
+    return BudgetSweepResult(dataset=name, out=out, methods=names, budgets=budgets, records=records, table=table,
+                             line=line, paths=paths)
 
 
 def measure_cost(dataset: str, *, root=None, methods: Optional[Sequence[str]] = None, profile: str = "quick",

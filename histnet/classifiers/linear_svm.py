@@ -76,6 +76,7 @@ Galli, L. & Lin, C.-J. (2022). A study on truncated Newton methods for linear
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -256,7 +257,7 @@ def _line_search(W, G, S, margin, YXS, C, todo):
     return t, stuck
 
 
-def fit_one_vs_rest(X, Y, C, intercept_scaling, tol, max_iter, max_cg_iter, progress=None):
+def fit_one_vs_rest(X, Y, C, intercept_scaling, tol, max_iter, max_cg_iter, progress=None, deadline=None):
     """Minimise all K objectives of :func:`squared_hinge_objective` by Newton-CG.
 
     Parameters
@@ -268,6 +269,9 @@ def fit_one_vs_rest(X, Y, C, intercept_scaling, tol, max_iter, max_cg_iter, prog
         Outer (Newton) iterations; CG steps per Newton iteration.
     progress : callable, optional
         Receives a :class:`~histnet.progress.ProgressEvent` per Newton iteration.
+    deadline : float, optional
+        A ``time.perf_counter()`` value: no Newton iteration starts after it (the first
+        always runs), so a time budget ends the fit with the last iteration's weights.
 
     Returns
     -------
@@ -291,6 +295,9 @@ def fit_one_vs_rest(X, Y, C, intercept_scaling, tol, max_iter, max_cg_iter, prog
     gnorm0 = None
     n_iter, converged = 0, False
     for n_iter in range(1, max_iter + 1):
+        if deadline is not None and n_iter > 1 and time.perf_counter() >= deadline:
+            n_iter -= 1
+            break
         margin = 1 - Y * Z
         hinge = xp.maximum(margin, 0)
         G = W - (2 * C) * _backward(X, Y * hinge, s)
@@ -389,7 +396,7 @@ class LinearSVM(DeviceClassifierMixin, ClassifierMixin, BaseEstimator):
         self.intercept_scaling = intercept_scaling
         self.dtype = dtype
 
-    def fit(self, X, y, progress=None):
+    def fit(self, X, y, progress=None, deadline=None):
         """Fit all one-vs-rest problems.
 
         Parameters
@@ -400,6 +407,9 @@ class LinearSVM(DeviceClassifierMixin, ClassifierMixin, BaseEstimator):
             Class labels (any sortable type); at least two classes.
         progress : callable, optional
             Receives a :class:`~histnet.progress.ProgressEvent` per Newton iteration.
+        deadline : float, optional
+            A ``time.perf_counter()`` value after which no further Newton iteration starts
+            (a time budget); ``stopped_by_deadline_`` says whether it cut the fit.
 
         Returns
         -------
@@ -427,8 +437,11 @@ class LinearSVM(DeviceClassifierMixin, ClassifierMixin, BaseEstimator):
         Y = one_vs_rest_targets(index, len(self.classes_), xp, dtype)
         s = float(self.intercept_scaling) if self.fit_intercept else 0.0
         W, self.n_iter_, converged = fit_one_vs_rest(
-            X, Y, float(self.C), s, float(self.tol), int(self.max_iter), int(self.max_cg_iter), progress)
-        if not converged:
+            X, Y, float(self.C), s, float(self.tol), int(self.max_iter), int(self.max_cg_iter), progress,
+            deadline)
+        self.converged_ = bool(converged)
+        self.stopped_by_deadline_ = bool(not converged and deadline is not None and self.n_iter_ < self.max_iter)
+        if not converged and not self.stopped_by_deadline_:  # a budget's cut is in the record instead
             warnings.warn(f"{name}: not converged after max_iter={self.max_iter} Newton iterations; "
                           "raise max_iter or tol", ConvergenceWarning, stacklevel=2)
         self.coef_ = xp.ascontiguousarray(W[:-1].T)

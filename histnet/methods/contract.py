@@ -29,6 +29,10 @@ registry, so a plug-in joins them with no other change):
     The paper's design claims as arms for ``histnet ablate``: ``{name: {"set": {...},
     "change": ..., "claim": ..., "citation": ..., "expect": "worse"|"better"|"slower"}}``
     (:mod:`histnet.ablation`).
+``honours_budget``
+    Whether its ``fit`` keeps to ``self.budget`` (:class:`histnet.budget.Budget`, set from
+    ``--budget``; None: no limit). Both recipes do; a method that does not runs to the end,
+    and its record and table say so.
 ``history``
     Keys of the published figures it reproduces (``histnet/published_results.csv``), in
     order of preference; a table shows those on its own benchmark, else the first.
@@ -78,10 +82,11 @@ class Method:
     crossover: ClassVar[bool] = False
     history: ClassVar[tuple] = ()
     ablations: ClassVar[dict] = {}
+    honours_budget: ClassVar[bool] = False
 
     def __init__(self, config=None, *, backend: Backend | str = "cpu", seed: int = 0,
                  progress: Optional[ProgressCallback] = None, workdir: Optional[Path] = None,
-                 resume: bool = False, notify=None):
+                 resume: bool = False, notify=None, budget=None):
         self.config = config if config is not None else self.Config()
         self.backend = get_backend(backend)
         self.seed = seed
@@ -92,6 +97,8 @@ class Method:
         self.resume = resume
         # notify: one-line notes for the user (a cache entry recomputed, ...); None is silence
         self.notify = notify
+        # budget: a histnet.budget.Budget (--budget) the fit keeps to, started by the runner
+        self.budget = budget
 
     @property
     def xp(self):
@@ -120,9 +127,10 @@ class Method:
         ...), recorded with the run; default: none."""
         return {}
 
-    def settings_for(self, image_shape) -> dict:
-        """The settings :meth:`resolved_settings` would hold after fitting on images of
-        ``image_shape`` (``histnet methods info METHOD --dataset``); default: none."""
+    def settings_for(self, image_shape, n_train=None) -> dict:
+        """The settings :meth:`resolved_settings` would hold after fitting on ``n_train``
+        images (None: not known) of ``image_shape`` (``histnet methods info METHOD
+        --dataset``); default: none."""
         return {}
 
     def learning_curve(self) -> list:

@@ -6,7 +6,8 @@ The recipe (all of it in :mod:`histnet.dbn` and :mod:`histnet.rbm`; the fields o
 1. Pixels become visible units: grey images as probabilities (pixel / 255, Bernoulli
    visibles); colour images standardised per pixel (mean 0, std 1 over the training set)
    for a Gaussian-Bernoulli first layer (Hinton 2010, section 13.2). ``visible="auto"``
-   picks by the number of channels.
+   picks by the number of channels. With ``downscale`` f > 1 the pixels are first averaged
+   over f x f blocks (:func:`histnet.methods.pixels_svm.pixel_features`), in fit and predict.
 2. Greedy layer-wise pretraining of a stack of RBMs, 784-500-500-2000 as in both 2006
    papers (``hidden_layers``), each by CD-1 (``cd_k``, or PCD with ``persistent``) with
    momentum 0.5 -> 0.9, weight decay 2e-4, mini-batches of 100 and a sparsity target of 0.1
@@ -19,9 +20,11 @@ The recipe (all of it in :mod:`histnet.dbn` and :mod:`histnet.rbm`; the fields o
    of Bengio et al. (2007) and Erhan et al. (2010).
 
 Profiles: ``quick`` (mnist5k in about 2 minutes on 2 cores: the same network, 10 epochs
-per RBM, 20 of fine-tuning) and ``full`` (the papers' 784-500-500-2000, 30 epochs per
-RBM as Hinton et al. 2006, 100 epochs of fine-tuning). ``benchmarks/dbn_mnist.py`` runs the
-full-MNIST reproduction with and without pretraining.
+per RBM, 20 of fine-tuning, and an input that follows the image size: ``downscale=0``,
+every pixel up to 32 px, 2 x 2 blocks on 64-px photos, whose 12,288 raw visible units had
+made the first, Gaussian RBM take most of 557 s) and ``full`` (every pixel, the papers'
+784-500-500-2000, 30 epochs per RBM as Hinton et al. 2006, 100 epochs of fine-tuning).
+``benchmarks/dbn_mnist.py`` runs the full-MNIST reproduction with and without pretraining.
 
 ``finetune=up-down`` replaces step 3 by the 2006 paper's own fine-tuning: the top RBM joins
 softmax label units to the penultimate layer, and contrastive wake-sleep (the up-down
@@ -42,17 +45,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import FLOAT, to_device, to_host
+from ..budget import BudgetError
 from ..dbn import DBN, UpDownDBN, build_mlp
 from ..errors import CheckpointError, ConfigError, DataError
 from ..io import load_npz, save_npz
 from ..tiles import tile_images
 from .contract import Method
+from .pixels_svm import pixel_features
 from .registration import register
 
 
 @dataclass
 class DBNConfig:
-    """Hyper-parameters of the ``dbn`` method (defaults: the papers' MNIST network)."""
+    """Hyper-parameters of the ``dbn`` method (defaults: the papers' MNIST network).
+
+    The other fields are described by their comments below.
+
+    Attributes
+    ----------
+    downscale : int
+        Average ``downscale`` x ``downscale`` pixel blocks before the first RBM, in fit and
+        predict (1 keeps every pixel; 0 follows the image size, ``ceil(side / 32)`` with
+        side = min(H, W), as ``pixels-svm``: 1 up to 32 px, 2 on 64-px photos, so the first
+        RBM sees at most about 32 x 32 x C visible units). The factor used is recorded with
+        the run and saved with the model. The hidden layers keep their configured sizes: 500
+        first-layer units stay fewer than the visible units on every input this allows
+        (784 on MNIST, 3,072 on 64-px colour photos), and tying them to the input size would
+        grow, not cut, the first RBM's cost on photos.
+    """
 
     hidden_layers: tuple = (500, 500, 2000)  # hidden units, bottom to top
     visible: str = "auto"  # "bernoulli" (grey / 255), "gaussian" (standardised), "auto": by channels
@@ -77,6 +97,7 @@ class DBNConfig:
     updown_lr: float = 0.01
     k_top: int = 3  # CD steps in the top RBM during up-down
     val_fraction: float = 0.0  # carve a validation split from train (learning curve)
+    downscale: int = 1  # block-average factor of the pixels; 0: follow the image (see Attributes)
 
 
 @register
@@ -97,10 +118,15 @@ class DBNMethod(Method):
     year = 2006
     paper = "Hinton, Osindero & Teh 2006, A fast learning algorithm for deep belief nets"
     family = "dbn"
+    #: A budget (--budget) is shared among the RBMs and the fine-tuning by planned multiply-adds
+    #: (histnet.dbn.DBN.stage_costs); the up-down variant runs to the end and says so.
+    honours_budget = True
     summary = "stacked RBMs (CD-1, greedy layer-wise) fine-tuned as a sigmoid MLP by backprop"
     Config = DBNConfig
     profiles = {
-        "quick": {"rbm_epochs": 10, "finetune_epochs": 20},
+        # the input follows the image: digits keep every pixel, 64-px photos are averaged 2x2
+        # (12,288 Gaussian visible units had made the quick profile take 557 s there)
+        "quick": {"rbm_epochs": 10, "finetune_epochs": 20, "downscale": 0},
         "full": {},
     }
 
@@ -113,9 +139,53 @@ class DBNMethod(Method):
             raise ConfigError(f"dbn: visible={v!r}: choose auto, bernoulli or gaussian")
         return v
 
+    def factor(self, image_shape=None) -> int:
+        """The downscale factor: the configured one, or ``ceil(side / 32)`` for ``downscale=0``
+        (``image_shape`` defaults to the fitted one; a fitted or loaded model uses its own)."""
+        d = self.config.downscale
+        if not isinstance(d, (int, np.integer)) or isinstance(d, bool) or d < 0:
+            raise ConfigError(f"dbn: downscale={d!r} must be an integer >= 1 (0: follow the image)")
+        if image_shape is None and hasattr(self, "factor_"):
+            return int(self.factor_)
+        if d >= 1:
+            return int(d)
+        h, w = (image_shape if image_shape is not None else self.image_shape_)[:2]
+        return max(1, -(-min(int(h), int(w)) // 32))
+
+    def input_shape(self, image_shape=None) -> tuple:
+        """``(H // f, W // f, C)``: the pixels the first RBM sees, for images of ``image_shape``
+        (default: the fitted shape, with the fitted factor)."""
+        h, w, c = (int(v) for v in (image_shape if image_shape is not None else self.image_shape_))
+        f = self.factor(image_shape)
+        if h // f < 1 or w // f < 1:
+            raise ConfigError(f"dbn: downscale={f} leaves no pixel of {h}x{w} images")
+        return (h // f, w // f, c)
+
+    def settings_for(self, image_shape, n_train=None) -> dict:
+        """``downscale`` and the number of ``visible_units`` for images of ``image_shape``
+        (``n_train``, the training-set size, changes nothing here)."""
+        shape = tuple(int(v) for v in image_shape)
+        shape = shape if len(shape) == 3 else (*shape[:2], 1)
+        return {"downscale": self.factor(shape), "visible_units": int(np.prod(self.input_shape(shape)))}
+
+    def resolved_settings(self) -> dict:
+        if not hasattr(self, "image_shape_"):
+            return {}
+        return {"downscale": self.factor(), "visible_units": int(np.prod(self.input_shape()))}
+
+    def _unit_pixels(self, images, dtype) -> np.ndarray:
+        """uint8 (N, H, W, C) -> (N, D) pixels in [0, 1], block-averaged by the fitted factor.
+
+        Factor 1 divides by 255 as this method always has (``pixel_features`` multiplies by
+        1/255, which differs in the last bit: fits without downscaling stay as they were).
+        """
+        if self.factor_ == 1:
+            return np.asarray(images, dtype=dtype).reshape(len(images), -1) / 255.0
+        return pixel_features(np.asarray(images), downscale=self.factor_, dtype=dtype)
+
     def _pixels(self, images) -> np.ndarray:
-        """uint8 (N, H, W, C) -> float32 (N, H*W*C) visible units (host)."""
-        x = np.asarray(images, dtype=FLOAT).reshape(len(images), -1) / 255.0
+        """uint8 (N, H, W, C) -> float32 (N, H/f * W/f * C) visible units (host)."""
+        x = self._unit_pixels(images, FLOAT)
         if self.visible_ == "gaussian":
             x = (x - self.mean_) / self.std_
         return x.astype(FLOAT, copy=False)
@@ -134,16 +204,19 @@ class DBNMethod(Method):
             order = np.random.default_rng([self.seed, 2]).permutation(len(train))
             n_val = max(1, int(round(cfg.val_fraction * len(train))))
             train, val = train.subset(order[n_val:], "train"), train.subset(order[:n_val], "val")
+        self.__dict__.pop("factor_", None)
+        self.factor_ = self.factor((h, w, c))
         self.image_shape_ = (h, w, c)
+        n_in = int(np.prod(self.input_shape()))
         self.n_classes_ = train.n_classes
         self.visible_ = self._visible(c)
-        self.mean_ = np.zeros(h * w * c, FLOAT)
-        self.std_ = np.ones(h * w * c, FLOAT)
+        self.mean_ = np.zeros(n_in, FLOAT)
+        self.std_ = np.ones(n_in, FLOAT)
         if self.visible_ == "gaussian":
-            s1 = np.zeros(h * w * c, np.float64)
-            s2 = np.zeros(h * w * c, np.float64)
+            s1 = np.zeros(n_in, np.float64)
+            s2 = np.zeros(n_in, np.float64)
             for images, _ in train.batches(4096):
-                x = images.reshape(len(images), -1).astype(np.float64) / 255.0
+                x = self._unit_pixels(images, np.float64)
                 s1 += x.sum(0)
                 s2 += (x * x).sum(0)
             mean = s1 / len(train)
@@ -157,6 +230,8 @@ class DBNMethod(Method):
         if cfg.finetune == "up-down":
             if self.visible_ != "bernoulli":
                 raise ConfigError("dbn: finetune=up-down needs Bernoulli visibles (grey images)")
+            if self.budget is not None:
+                self.budget.note("up-down fine-tuning does not keep to a budget: it ran to the end")
             self.model_ = self._updown_estimator().fit(X, y)
             if len(self.model_.classes_) != self.n_classes_:
                 raise DataError(f"{train.name}: dbn needs every class in the training split "
@@ -167,7 +242,15 @@ class DBNMethod(Method):
         rbms = self._pretrain(X, Xv) if cfg.pretrain else None
         ckpt = self.workdir / "dbn-finetune.npz" if self.workdir is not None else None
         # classes are 0..n_classes-1 by the dataset contract; pass them all even if one is absent
-        self.model_.fit(X, y, X_val=Xv, y_val=yv, rbms=rbms, checkpoint_path=ckpt, resume=self.resume)
+        budget = self.budget
+        try:
+            self.model_.fit(X, y, X_val=Xv, y_val=yv, rbms=rbms, checkpoint_path=ckpt, resume=self.resume,
+                            deadline=budget.deadline if budget is not None else None)
+        except BudgetError as e:
+            raise budget.too_small(self.name, "no time was left for fine-tuning after pretraining: "
+                                              + str(e).split(": ", 1)[-1]) from None
+        if budget is not None:
+            self._note_budget(rbms or [])
         if len(self.model_.classes_) != self.n_classes_:
             raise DataError(f"{train.name}: dbn needs every class in the training split "
                             f"({len(self.model_.classes_)} of {self.n_classes_} present)")
@@ -196,6 +279,20 @@ class DBNMethod(Method):
                          updown_epochs=cfg.updown_epochs, updown_learning_rate=cfg.updown_lr, k_top=cfg.k_top,
                          batch_size=cfg.rbm_batch_size, device=self.backend.device, random_state=self.seed)
 
+    def _note_budget(self, rbms) -> None:
+        """Write down how pretraining and fine-tuning spent the budget (epochs run of those planned)."""
+        cfg, budget = self.config, self.budget
+        if rbms:
+            runs = [int(r.n_epochs_) for r in rbms]
+            budget.note(f"pretraining: {', '.join(map(str, runs))} of {cfg.rbm_epochs} CD epochs per RBM",
+                        limited=any(n < cfg.rbm_epochs for n in runs))
+        trainer = getattr(self.model_, "finetune_trainer_", None)
+        if trainer is not None:
+            budget.note(f"fine-tuning: {trainer.budget_plan or 'no plan'}",
+                        limited=trainer.epochs < cfg.finetune_epochs or trainer.max_steps is not None)
+            if trainer.cut_by_deadline:
+                budget.note(f"fine-tuning: stopped by the budget in epoch {len(self.model_.history_)}", limited=True)
+
     def _pretrain(self, X, Xv):
         """Greedy pretraining, one checkpoint per finished layer when there is a workdir."""
         path = self.workdir / "dbn-pretrain.npz" if self.workdir is not None else None
@@ -217,8 +314,11 @@ class DBNMethod(Method):
                                       f"({', '.join(diff)}); delete it or use another workdir")
             rbms = _rbms_from_state(state, self.model_, self.backend, str(path))
         n_layers = len(self.config.hidden_layers)
+        deadlines = (self.model_.stage_deadlines(X.shape[1], len(rbms), self.budget.deadline)
+                     if self.budget is not None else None)
         while len(rbms) < n_layers:
-            rbms = self.model_.pretrain_layers(X, Xv, seed=self.seed, start=rbms, n_layers=len(rbms) + 1)
+            rbms = self.model_.pretrain_layers(X, Xv, seed=self.seed, start=rbms, n_layers=len(rbms) + 1,
+                                               deadlines=deadlines)
             if path is not None:
                 save_npz(path, {**_rbm_state(rbms), "rbm/recipe": np.array(json.dumps(recipe))})
         return rbms
@@ -247,12 +347,19 @@ class DBNMethod(Method):
             state.update(_rbm_state(m.rbms_))
         state.update({"mean": self.mean_, "std": self.std_,
                       "shape": np.array([self.n_classes_, *self.image_shape_]),
-                      "visible": np.array(self.visible_)})
+                      "visible": np.array(self.visible_), "downscale": np.array(self.factor_)})
         return state
 
     def set_state(self, state: dict) -> None:
         self.n_classes_, h, w, c = (int(v) for v in state["shape"])
+        self.__dict__.pop("factor_", None)
+        # the factor the model was fitted with (files from before it existed: the config's rule)
+        self.factor_ = int(state["downscale"]) if "downscale" in state else self.factor((h, w, c))
         self.image_shape_ = (h, w, c)
+        n_in = int(np.prod(self.input_shape()))
+        if np.shape(state["mean"]) != (n_in,):
+            raise CheckpointError(f"dbn: saved model has {np.size(state['mean'])} visible units, but "
+                                  f"{h}x{w}x{c} images downscaled by {self.factor_} give {n_in}")
         self.visible_ = str(state["visible"])
         self.mean_, self.std_ = state["mean"].astype(FLOAT), state["std"].astype(FLOAT)
         if "updown/W_top_" in state:
@@ -263,23 +370,23 @@ class DBNMethod(Method):
             for name in ("W_top_", "a_top_", "b_top_"):
                 setattr(m, name, to_device(state[f"updown/{name}"], self.xp, dtype=FLOAT))
             m.classes_ = np.arange(self.n_classes_)
-            m.n_features_in_ = h * w * c
+            m.n_features_in_ = n_in
             m.history_ = []
             return
         self.model_ = self._estimator()
-        sizes = [h * w * c] + [int(s) for s in self.config.hidden_layers]
+        sizes = [n_in] + [int(s) for s in self.config.hidden_layers]
         m = self.model_
         m.classes_ = np.arange(self.n_classes_)
-        m.n_features_in_ = h * w * c
+        m.n_features_in_ = n_in
         m.rbms_ = _rbms_from_state(state, m, self.backend, "state")
         m.mlp_ = build_mlp(sizes, self.n_classes_, None, xp=self.xp)
         m.mlp_.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp/")}, "dbn state")
         m.history_, m.pretrain_history_ = [], []
 
     def describe(self) -> dict:
-        h, w, c = getattr(self, "image_shape_", (28, 28, 1))
+        shape = None if hasattr(self, "image_shape_") else (28, 28, 1)
         n_classes = getattr(self, "n_classes_", 10)
-        sizes = [h * w * c] + [int(s) for s in self.config.hidden_layers] + [n_classes]
+        sizes = [int(np.prod(self.input_shape(shape)))] + [int(s) for s in self.config.hidden_layers] + [n_classes]
         pairs = list(zip(sizes[:-1], sizes[1:]))
         if self.config.finetune == "up-down":  # untied R and G below, top RBM over pen + labels
             lower, (pen, top) = pairs[:-2], pairs[-2]
@@ -294,10 +401,10 @@ class DBNMethod(Method):
         """First-layer filters (100 of them) and 25 samples of the DBN (if pretrained)."""
         if not hasattr(self, "model_"):
             return {}
-        h, w, c = self.image_shape_
+        h, w, c = self.input_shape()  # what the first layer sees (downscaled pixels)
         if isinstance(self.model_, UpDownDBN):  # recognition filters of the first layer
             return {"filters": tile_images(to_host(self.model_.R_[0]).T[:100], (h, w))}
-        out = {"filters": self.model_.filters(self.image_shape_, n=100)}
+        out = {"filters": self.model_.filters((h, w, c), n=100)}
         if self.model_.rbms_ and c == 1:
             samples = self.model_.sample(25, n_steps=500, rng=self.seed)
             out["samples"] = tile_images(samples, (h, w), n_cols=5, normalise=None)

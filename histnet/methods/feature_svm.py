@@ -19,6 +19,14 @@ per image, optionally standardised on the training set, and a one-vs-rest linear
    says not to (``standardize``).
 5. **Linear SVM**, one-vs-rest, squared hinge (LIBLINEAR's formulation).
 
+**A time budget** (``--budget``, :mod:`histnet.budget`): after step 1, the training images
+are described in a seeded order that deals the classes out in turn (every prefix is
+class-balanced) until half of what is left of the budget is spent, and the SVM stops its
+Newton iterations at the deadline. Budgeted runs
+neither read nor write the feature cache (a cached feature would make the clock
+meaningless). The record's ``budget`` says how many images were described and how many
+Newton iterations ran.
+
 A new hand-crafted method is a ``Config`` dataclass and two functions::
 
     @register
@@ -77,6 +85,10 @@ class FeatureSvmMethod(Method):
     """
 
     family = "hand-crafted"
+    honours_budget = True
+    #: The part of what is left of a budget after :meth:`fit_features` that describing the
+    #: training images may take; the rest is the SVM's (and the standardisation's).
+    budget_feature_share: ClassVar[float] = 0.5
     svm_fields: ClassVar[tuple] = ("C", "svm_max_iter", "svm_tol")
     standardize: ClassVar[bool] = True
     fixed_input_size: ClassVar[bool] = True
@@ -147,7 +159,8 @@ class FeatureSvmMethod(Method):
         return key
 
     def _caches(self) -> bool:
-        return bool(getattr(self.config, "cache_features", False))
+        """Whether the feature cache is read and written: as configured, never under a budget."""
+        return bool(getattr(self.config, "cache_features", False)) and self.budget is None
 
     def extract_dataset(self, data) -> np.ndarray:
         """Features of every image of ``data``, streamed in batches, as one host array."""
@@ -173,9 +186,15 @@ class FeatureSvmMethod(Method):
             raise DataError(f"{self.name}: the training set is empty")
         self.image_shape_ = tuple(int(v) for v in train.image_shape)
         self.feature_dim(self.image_shape_)  # too-small images fail here, with the minimum size
+        t_features = self.budget.clock() if self.budget is not None else None
         self.fit_features(train)
         owned = not self._caches()
-        if owned:
+        if self.budget is not None:
+            if self.budget.expired():
+                raise self.budget.too_small(self.name, f"fitting what the features need (a codebook) took "
+                                                       f"{self.budget.clock() - t_features:.1f} s, the whole budget")
+            train, feats = self._extract_within_budget(train)
+        elif owned:
             feats = self.extract_dataset(train)
         else:
             feats = FeatureCache(notify=self.notify).get_or_compute(self.cache_key(train), lambda: self.extract_dataset(train))
@@ -193,8 +212,54 @@ class FeatureSvmMethod(Method):
                 X = scaler.transform(X)
             self.scaler_ = scaler
         self.n_classes_ = train.n_classes
-        self.svm_ = self._new_svm().fit(X, train.labels, progress=self.progress)
+        deadline = self.budget.deadline if self.budget is not None else None
+        self.svm_ = self._new_svm().fit(X, train.labels, progress=self.progress, deadline=deadline)
+        if self.budget is not None:
+            svm = self.svm_
+            cut = bool(getattr(svm, "stopped_by_deadline_", False))
+            self.budget.note(f"SVM: {svm.n_iter_} Newton iteration{'' if svm.n_iter_ == 1 else 's'}"
+                             + (f" of at most {svm.max_iter}, stopped by the budget" if cut else
+                                (", converged" if getattr(svm, "converged_", False) else "")), limited=cut)
         return self
+
+    def _extract_within_budget(self, train):
+        """Describe training images until the features' share of the budget is spent.
+
+        The images are visited in a seeded order that deals the classes out in turn, so
+        every prefix is class-balanced; a batch is started only if one as long as the last
+        still fits into :attr:`budget_feature_share` of what was left when extraction began.
+        Returns the subset described (all of ``train`` when it fits) and its features.
+        """
+        budget, bs = self.budget, int(self.config.batch_size)
+        rng = np.random.default_rng([int(self.seed), 7321])
+        labels = np.asarray(train.labels)
+        per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+        # rank within its class, then class: a round-robin deal of the shuffled classes
+        ranks = np.concatenate([np.arange(len(m)) for m in per_class])
+        members = np.concatenate(per_class)
+        order = members[np.lexsort((rng.random(len(members)), ranks))]
+        t_start = budget.clock()
+        stop_at = t_start + budget.remaining() * self.budget_feature_share
+        parts, done, last = [], 0, 0.0
+        stage = Stage(f"{self.name} extract", total=-(-len(train) // bs), progress=self.progress)
+        for b, (images, _) in enumerate(train.batches(bs, indices=order), 1):
+            t0 = budget.clock()
+            parts.append(np.asarray(to_host(self.extract(images)), dtype=self.feature_dtype))
+            done += len(images)
+            last = budget.clock() - t0
+            stage.update(b)
+            if budget.clock() > budget.deadline and b == 1:
+                raise budget.too_small(self.name, f"describing the first {done} training images took "
+                                                  f"{last:.2f} s, more than the whole budget")
+            if done < len(train) and budget.clock() + last > stop_at:
+                break
+        ms = f"{1000 * (budget.clock() - t_start) / done:.2f} ms an image"
+        if done == len(train):
+            budget.note(f"features: all {done:,} training images ({ms})")
+        else:
+            budget.note(f"features: {done:,} of {len(train):,} training images, classes in turn ({ms})",
+                        limited=True)
+        return train.subset(order[:done]), np.concatenate(parts)  # the features' order, not train's
 
     def predict_scores(self, images) -> np.ndarray:
         """(N, n_classes) host float32 SVM decision values for uint8 images (N, H, W, C).

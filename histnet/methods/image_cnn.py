@@ -52,6 +52,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..backend import FLOAT, get_array_module, to_device, to_host
+from ..budget import BudgetError
 from ..data import augment
 from ..errors import ConfigError, DataError
 from ..tiles import tile_images
@@ -202,6 +203,7 @@ class ImageCnnMethod(Method):
     """
 
     family = "cnn"
+    honours_budget = True  # the Trainer fits the schedule to the time left (histnet.budget)
     Config = CnnConfig
     input_size: ClassVar[int] = 32
     #: channel counts are rounded to a multiple of this (2: two groups split evenly)
@@ -339,8 +341,19 @@ class ImageCnnMethod(Method):
                           name=self.name, stop_if_stuck=cfg.stop_if_stuck)
         ckpt = self.workdir / f"{self.name}-checkpoint.npz" if self.workdir is not None else None
         epochs = max(cfg.epochs, math.ceil(cfg.min_steps / math.ceil(len(train) / cfg.batch_size)))
-        self.history_ = trainer.fit(train, val, epochs=epochs, batch_size=cfg.batch_size,
-                                    seed=self.seed, checkpoint_path=ckpt, resume=self.resume)
+        budget = self.budget
+        try:
+            self.history_ = trainer.fit(train, val, epochs=epochs, batch_size=cfg.batch_size, seed=self.seed,
+                                        checkpoint_path=ckpt, resume=self.resume,
+                                        deadline=budget.deadline if budget is not None else None)
+        except BudgetError as e:
+            raise budget.too_small(self.name, str(e).split(": ", 1)[-1]) from None
+        if budget is not None:
+            budget.note(f"training: {trainer.budget_plan or 'no plan (fewer steps than the probe)'}",
+                        limited=trainer.epochs < epochs or trainer.max_steps is not None)
+            if trainer.cut_by_deadline:
+                budget.note(f"training: stopped by the budget in epoch {len(self.history_)} of {trainer.epochs}",
+                            limited=True)
         self.net_.clear_cache()
         return self
 

@@ -38,6 +38,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..backend import FLOAT, get_array_module, to_device, to_host
+from ..budget import BudgetError
 from ..errors import CheckpointError, ConfigError, DivergenceError, NotLearningError
 from ..evaluate import top_k_error
 from ..io import load_npz, save_npz
@@ -131,7 +132,7 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self, train, val=None, *, epochs: int, batch_size: int, seed: int = 0,
-            checkpoint_path=None, resume: bool = False) -> list:
+            checkpoint_path=None, resume: bool = False, deadline: Optional[float] = None) -> list:
         """Train for ``epochs`` epochs; return the learning curve.
 
         Parameters
@@ -145,6 +146,13 @@ class Trainer:
             Where checkpoints go. Without it nothing is written.
         resume : bool, default=False
             Continue from ``checkpoint_path`` if that file exists.
+        deadline : float, optional
+            A ``time.perf_counter()`` value when training must end (a time budget). The
+            first :attr:`PROBE_STEPS` steps are timed and the schedule is shortened to the
+            whole epochs that fit before it (one partial epoch when not one does), so the
+            learning rate still follows its whole course; a step that would start after it
+            ends training early, with the partial epoch in the curve. ``budget_plan`` and
+            ``cut_by_deadline`` say what happened.
 
         Returns
         -------
@@ -162,6 +170,8 @@ class Trainer:
             ``resume`` found a checkpoint of another network or run.
         KeyboardInterrupt
             Re-raised after saving a checkpoint.
+        BudgetError
+            ``deadline`` passed before the first :attr:`PROBE_STEPS` steps were done.
         """
         if epochs < 1 or batch_size < 1:
             raise ConfigError(f"Trainer.fit: epochs={epochs} and batch_size={batch_size} must be >= 1")
@@ -172,6 +182,8 @@ class Trainer:
         self.steps_per_epoch = steps_per_epoch
         self.schedule.setup(steps_per_epoch, epochs)
         self.epochs, self.batch_size, self.seed = int(epochs), int(batch_size), int(seed)
+        self.max_steps: Optional[int] = None  # a deadline's partial single epoch
+        self.budget_plan, self.cut_by_deadline = None, False
         path = Path(checkpoint_path) if checkpoint_path is not None else None
 
         # position and the running sums of the current epoch
@@ -186,17 +198,28 @@ class Trainer:
         # layer; numpy's own RuntimeWarnings would only print raw lines before that one
         errstate = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         errstate.__enter__()
+        first_step_done, steps_at_start = None, self.step
         try:
-            while self.epoch < epochs:
+            while self.epoch < self.epochs and not self.cut_by_deadline:
                 t_epoch = time.perf_counter() - self.sums["seconds"]
                 order = np.random.default_rng([self.seed, self.epoch]).permutation(n)
-                stage = f"{self.name} epoch {self.epoch + 1}/{epochs}"
+                stage = f"{self.name} epoch {self.epoch + 1}/{self.epochs}"
                 start = self.batch * batch_size
                 for images, labels in _iter_batches(train, batch_size, order[start:]):
+                    if deadline is not None and self.step - steps_at_start >= self.PROBE_STEPS:
+                        if time.perf_counter() >= deadline or (self.max_steps is not None
+                                                               and self.step >= self.max_steps):
+                            self.cut_by_deadline = time.perf_counter() >= deadline
+                            break
                     self._train_step(images, labels)
                     self.batch += 1
                     self.step += 1
                     self.sums["seconds"] = time.perf_counter() - t_epoch
+                    if deadline is not None:
+                        if self.step - steps_at_start == 1:
+                            first_step_done = time.perf_counter()  # the first step pays for warm-up
+                        elif self.step - steps_at_start == self.PROBE_STEPS:
+                            self._plan_to_deadline(deadline, first_step_done, steps_per_epoch)
                     if path is not None and time.perf_counter() - last_save > self.checkpoint_every_s \
                             and self._loss_in_normal_range():
                         self.save_checkpoint(path)
@@ -205,10 +228,12 @@ class Trainer:
                         s = self.sums
                         health = self.history[-1].get("health_note") if self.history else None
                         self.progress(ProgressEvent(
-                            stage, self.batch, steps_per_epoch,
+                            stage, self.batch, self.max_steps or steps_per_epoch,
                             f"loss {s['loss'] / max(s['count'], 1):.4f}, lr {self.optimizer.lr:.3g}, "
                             f"{s['count'] / max(s['seconds'], 1e-9):,.0f} img/s, run ETA {self._run_eta()}"
                             + (f"; {health}" if health else ""), s["seconds"]))
+                if self.cut_by_deadline and self.batch == 0:
+                    break  # the time ran out between epochs: nothing of this one to record
                 self._end_epoch(val, t_epoch)
                 stuck = self._check_health()
                 if path is not None:
@@ -217,7 +242,7 @@ class Trainer:
                 # epoch, which on a 1-batch epoch (a small crossover set) would cost more than it
                 # trains
                 normal = self._epoch_loss_in_normal_range()
-                if path is not None and (self.epoch >= epochs or stuck or (
+                if path is not None and (self.epoch >= self.epochs or self.cut_by_deadline or stuck or (
                         normal and time.perf_counter() - last_save > self.checkpoint_every_s)):
                     self.save_checkpoint(path)
                     last_save = time.perf_counter()
@@ -230,6 +255,33 @@ class Trainer:
         finally:
             errstate.__exit__(None, None, None)
         return self.history
+
+    #: Steps timed before a deadline's plan is made (the first one, which pays for warm-up,
+    #: is not counted in the pace).
+    PROBE_STEPS = 4
+
+    def _plan_to_deadline(self, deadline: float, first_step_done: float, steps_per_epoch: int) -> None:
+        """Shorten the schedule to what fits before ``deadline``, from the pace of the probe steps."""
+        now = time.perf_counter()
+        if now >= deadline:
+            raise BudgetError(f"{self.name}: the time was up after {self.PROBE_STEPS} training steps "
+                              f"({now - first_step_done:.2f} s for the last {self.PROBE_STEPS - 1})")
+        per_step = (now - first_step_done) / (self.PROBE_STEPS - 1)
+        total = self.step + int(0.95 * (deadline - now) / max(per_step, 1e-9))
+        planned = self.epochs * steps_per_epoch
+        pace = f"{1000 * per_step:.0f} ms a step of {self.batch_size}"
+        if total >= planned:
+            self.budget_plan = f"all {self.epochs} epochs fit ({pace})"
+            return
+        if total >= steps_per_epoch:
+            epochs = max(total // steps_per_epoch, self.epoch + 1)
+            self.budget_plan = f"{epochs} of {self.epochs} epochs ({pace})"
+            self.epochs = epochs
+            self.schedule.setup(steps_per_epoch, epochs)
+        else:
+            self.budget_plan = f"{total} steps of one {steps_per_epoch}-step epoch, of {self.epochs} epochs ({pace})"
+            self.epochs, self.max_steps = 1, total
+            self.schedule.setup(total, 1)
 
     def _in_normal_range(self, loss, earlier) -> bool:
         """Whether a training loss is one worth checkpointing, against the ``earlier`` epochs.
