@@ -373,7 +373,15 @@ class SiftPipelineMethod(FeatureSvmMethod):
         idx = np.sort(rng.choice(len(train), size=n_img, replace=False))
         stage = Stage(f"{self.name} sample", total=-(-n_img // c.batch_size), progress=self.progress)
         parts = []
+        budget = self.budget  # under a time budget, sampling takes at most a fifth of what is left
+        stop_at = budget.clock() + 0.2 * budget.remaining() if budget is not None else None
+        read = 0
         for b, (images, _) in enumerate(train.batches(c.batch_size, indices=idx), 1):
+            if stop_at is not None and b > 1 and budget.clock() > stop_at:
+                budget.note(f"codebook: descriptors of {read:,} of {n_img:,} sampled images (a fifth of the "
+                            "time left)", limited=True)
+                break
+            read += len(images)
             desc, _, mask = self._describe_images(images)
             n, P, D = desc.shape
             keys = rng.random((n, P))
