@@ -31,17 +31,18 @@ def method(name, profile="quick", **overrides):
 
 
 def test_sift_bin_and_step_follow_the_image_side():
-    assert [sift_grid_for(s) for s in (8, 28, 32, 64, 96)] == [(4, 2), (4, 2), (4, 2), (8, 4), (12, 6)]
-    # digits keep today's quick grid (4-px bins every 2 px); 64-px photos keep about as many frames
+    assert [sift_grid_for(s) for s in (8, 28, 32, 64, 128, 256, 300)] == [
+        (4, 2), (4, 2), (4, 2), (4, 2), (4, 4), (8, 8), (9, 9)]
+    # digits and 64-px photos keep today's quick grid (4-px bins every 2 px); 256 px: 8 / 8
     assert [len(sift_frames(s, s, bin_size=b, step=st)) for s, (b, st) in
-            ((28, (4, 2)), (32, (4, 2)), (64, (8, 4)))] == [64, 100, 100]
+            ((28, (4, 2)), (32, (4, 2)), (256, (8, 8)))] == [64, 100, 841]
     for name in SIFT:
         quick = method(name)
-        assert [quick.sift_grid((s, s, 1)) for s in (28, 32, 64)] == [(4, 2), (4, 2), (8, 4)]
-        assert quick.sift_grid((64, 80, 3)) == (8, 4)  # the shorter side
+        assert [quick.sift_grid((s, s, 1)) for s in (28, 32, 64, 128)] == [(4, 2), (4, 2), (4, 2), (4, 4)]
+        assert quick.sift_grid((128, 300, 3)) == (4, 4)  # the shorter side
         assert method(name, "full").sift_grid((64, 64, 3)) == (4, 2)  # the papers' constants
-        # a configured bin with step=0: half of it
-        assert method(name, "full", bin_size=6, step=0).sift_grid((28, 28, 1)) == (6, 3)
+        # a configured bin with step=0: the step follows the image
+        assert method(name, "full", bin_size=6, step=0).sift_grid((256, 256, 1)) == (6, 8)
 
 
 def test_codebook_size_rule_on_small_and_large_samples():
@@ -67,7 +68,7 @@ def test_quick_codebook_sizes_on_mnist5k_are_unchanged_and_shrink_on_small_sets(
     got = m.settings_for((28, 28, 1), n_train=4000)
     assert got == {"bin_size": 4, "step": 2, field: size, "codebook_descriptors": 10_000}
     small = m.settings_for((64, 64, 3), n_train=100)  # 100 x 20 = 2,000 descriptors
-    assert small == {"bin_size": 8, "step": 4, field: codebook_size(size, 2_000, m.config.descriptors_per_word),
+    assert small == {"bin_size": 4, "step": 2, field: codebook_size(size, 2_000, m.config.descriptors_per_word),
                      "codebook_descriptors": 2_000}
     assert small[field] < size
     # without the training-set size the rule is shown as text
@@ -91,7 +92,7 @@ def test_the_cache_key_holds_the_values_used(name):
         assert "descriptors_per_word" not in a["params"]
         assert a == fixed.cache_key(data, part)
     small = rule.cache_key(oriented_gratings(50, 64, 2, channels=1), "codebook")["params"]
-    assert (small["bin_size"], small["step"]) == (8, 4)
+    assert (small["bin_size"], small["step"]) == (4, 2)
     assert small[field] == codebook_size(size, 50 * 20, rule.config.descriptors_per_word) < size
 
 
@@ -144,7 +145,7 @@ def test_run_records_the_settings_used(tmp_path, monkeypatch):
     rec = json.loads(path.read_text())
     assert rec["status"] == "ok" and rec["profile"] == "quick"
     # 64-px images: 8-px bins every 4 px; 100 images x 20 descriptors -> 2,000 / 64 -> 16 words
-    expected = {"bin_size": 8, "step": 4, "n_words": 16, "codebook_descriptors": 2000}
+    expected = {"bin_size": 4, "step": 2, "n_words": 16, "codebook_descriptors": 2000}
     assert rec["settings"] == expected
     assert method("sift-bovw-svm").settings_for((64, 64, 1), n_train=100) == expected
     assert rec["config"]["bin_size"] == 0 and rec["config"]["n_words"] == 128  # the config as given
