@@ -108,5 +108,9 @@ def test_a_run_stopped_while_its_loss_still_fell_is_marked():
     note = convergence_note(_curve([2.08, 0.94, 0.34], [0.75, 0.3, 0.1]))
     assert note.startswith("not converged") and "64%" in note and "3 epochs" in note
     assert convergence_note(_curve([2.0, 0.50, 0.48], [0.7, 0.2, 0.19])) is None  # 4%: settled
-    assert convergence_note(_curve([2.0], [0.7])) is None  # one epoch cannot tell
+    assert convergence_note(_curve([2.0], [0.3])) is None  # one epoch cannot tell from its loss
+    # a run that has not fitted half its training images is not converged, whatever its loss did
+    unfit = convergence_note(_curve([2.307, 2.176], [0.891, 0.825]))
+    assert unfit.startswith("not converged") and "misclassified 82% of its training images" in unfit
+    assert convergence_note(_curve([2.0], [0.7])).startswith("not converged")
     assert health_warnings(_curve([2.08, 0.94, 0.34], [0.75, 0.3, 0.1])) == [note]
