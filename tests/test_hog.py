@@ -270,3 +270,194 @@ def test_quick_hog_cells_follow_the_image_size_and_are_recorded(tmp_path, monkey
     import json
     rec = json.loads(res.output.strip().splitlines()[-1])
     assert rec["settings"] == {"pixels_per_cell": [4, 4]} and rec["describe"]["feature_dim"] == 1296
+
+
+# -- the paper's options: the fast path against a straightforward reference ------------------
+
+def _paper_reference(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), block_norm="L2-Hys",
+                     transform_sqrt=False, block_window=False, interpolation="none", channel_axis=None):
+    """HOG straight from the definitions, image by image and block by block (sums in float64).
+
+    Gradients in the images' precision (uint8 as float32), as hog; then, per image, the
+    orientation votes as a dense (H, W, orientations) array, and for every block and
+    every cell of it the weight of every pixel from the definitions: linear
+    interpolation between cell centres (or the pixel's own cell), times the Gaussian of
+    sigma = 0.5 x block width around the block's centre.
+    """
+    (c_row, c_col), (b_row, b_col), o = pixels_per_cell, cells_per_block, orientations
+    work = images.astype(np.float32) if images.dtype == np.uint8 else images
+    out = []
+    for img in work:
+        x = np.sqrt(img) if transform_sqrt else img
+        chans = x[..., None] if channel_axis is None else x
+        g_row, g_col = np.zeros_like(chans), np.zeros_like(chans)
+        g_row[1:-1] = chans[2:] - chans[:-2]
+        g_col[:, 1:-1] = chans[:, 2:] - chans[:, :-2]
+        best = np.argmax(g_row * g_row + g_col * g_col, axis=-1)[..., None]   # colour: the strongest channel
+        g_row = np.take_along_axis(g_row, best, -1)[..., 0].astype(np.float64)
+        g_col = np.take_along_axis(g_col, best, -1)[..., 0].astype(np.float64)
+        ncr, ncc = g_row.shape[0] // c_row, g_row.shape[1] // c_col
+        g_row, g_col = g_row[:ncr * c_row, :ncc * c_col], g_col[:ncr * c_row, :ncc * c_col]
+        mag = np.hypot(g_row, g_col)
+        t = (np.arctan2(g_row, g_col) % np.pi) * o / np.pi       # unsigned angle, in bins
+        votes = np.zeros(mag.shape + (o,))
+        rr, cc = np.indices(mag.shape)
+        if interpolation == "trilinear":                          # between the two nearest bin centres
+            lo = np.floor(t - 0.5)
+            frac = t - 0.5 - lo
+            np.add.at(votes, (rr, cc, lo.astype(int) % o), mag * (1 - frac))
+            np.add.at(votes, (rr, cc, (lo.astype(int) + 1) % o), mag * frac)
+        else:
+            np.add.at(votes, (rr, cc, np.minimum(t.astype(int), o - 1)), mag)
+
+        def axis(c, n_cells, b):
+            """(n_blocks, b, pixels): pixel weights for cell i of each block along one axis."""
+            pos = np.arange(n_cells * c) + 0.5                    # pixel centres
+            w = np.zeros((n_cells - b + 1, b, len(pos)))
+            for start in range(n_cells - b + 1):
+                for i in range(b):
+                    centre = (start + i + 0.5) * c
+                    if interpolation == "trilinear":
+                        w[start, i] = np.maximum(0.0, 1 - np.abs(pos - centre) / c)
+                    else:
+                        w[start, i] = np.abs(pos - centre) < c / 2
+                    if block_window:
+                        w[start, i] *= np.exp(-0.5 * ((pos - (start + b / 2) * c) / (0.5 * b * c)) ** 2)
+            return w
+
+        blocks = np.einsum("aiy,bjx,yxo->abijo", axis(c_row, ncr, b_row), axis(c_col, ncc, b_col), votes)
+        v = blocks.reshape(blocks.shape[0], blocks.shape[1], -1) / (c_row * c_col)
+        if block_norm in ("L1", "L1-sqrt"):
+            v = v / (np.abs(v).sum(-1, keepdims=True) + 1e-5)
+            v = np.sqrt(v) if block_norm == "L1-sqrt" else v
+        else:
+            v = v / np.sqrt((v * v).sum(-1, keepdims=True) + 1e-10)
+            if block_norm == "L2-Hys":
+                v = np.minimum(v, 0.2)
+                v = v / np.sqrt((v * v).sum(-1, keepdims=True) + 1e-10)
+        out.append(v.ravel())
+    return np.stack(out)
+
+
+_PAPER = dict(block_window=True, interpolation="trilinear", transform_sqrt=True)
+
+
+def _assert_matches_reference(ours, x, kw):
+    ref = _paper_reference(x, **kw)
+    assert ours.shape == ref.shape
+    if ours.dtype == np.float64:
+        np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-12)
+    else:   # float32 sums and angles: float32 rounding
+        np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-6)
+
+
+_GEOMETRIES = [((128, 64), (8, 8), (2, 2)), ((32, 32), (8, 8), (2, 2)), ((128, 64), (6, 6), (3, 3)),
+               ((32, 32), (6, 6), (3, 3)),
+               ((37, 45), (6, 6), (2, 2)), ((40, 33), (8, 6), (3, 2))]   # sizes not a multiple of the cell
+
+
+@pytest.mark.parametrize("size, cell, block", _GEOMETRIES,
+                         ids=[f"{h}x{w}-cell{c[0]}x{c[1]}-block{b[0]}x{b[1]}" for (h, w), c, b in _GEOMETRIES])
+@pytest.mark.parametrize("options", [_PAPER, {"interpolation": "trilinear"}, {"block_window": True}],
+                         ids=["paper", "trilinear", "window"])
+def test_paper_options_match_a_straightforward_reference(size, cell, block, options):
+    h, w = size
+    rng = np.random.default_rng([h, w, *cell, *block, len(options)])
+    kw = dict(pixels_per_cell=cell, cells_per_block=block, **options)
+    grey_f32 = rng.random((3, h, w)).astype(np.float32)
+    grey_u8 = rng.integers(0, 256, (3, h, w), dtype=np.uint8)
+    grey_f64 = rng.random((2, h, w))
+    colour = rng.integers(0, 256, (2, h, w, 3), dtype=np.uint8)
+    for x, extra in ((grey_f32, {}), (grey_u8, {"block_norm": "L1-sqrt"}), (grey_f64, {"block_norm": "L2"}),
+                     (colour, {"channel_axis": -1})):
+        _assert_matches_reference(hog(x, **kw, **extra), x, dict(kw, **extra))
+
+
+@pytest.mark.parametrize("orientations", [1, 2, 8, 12])
+def test_paper_options_other_orientations_and_the_wrap_at_180(orientations):
+    rng = np.random.default_rng(orientations)
+    x = rng.random((2, 40, 48))
+    kw = dict(orientations=orientations, pixels_per_cell=(8, 8), cells_per_block=(2, 2), **_PAPER)
+    _assert_matches_reference(hog(x, **kw), x, kw)
+    # gradients pointing just either side of 0 / 180 degrees: votes split between the first and last bins
+    yy, xx = np.mgrid[0:40, 0:48]
+    for angle in (1.0, 179.0, 90.0 / orientations):
+        a = np.deg2rad(angle)
+        ramp = (np.sin(a) * yy + np.cos(a) * xx)[None] + 100.0
+        _assert_matches_reference(hog(ramp, **kw), ramp, kw)
+
+
+def test_paper_options_column_tiles_match_one_tile(monkeypatch):
+    # wide images are pooled along the columns in tiles of cells with a one-cell halo
+    import histnet.features.hog as hog_module
+
+    rng = np.random.default_rng(11)
+    x = rng.random((3, 30, 100)).astype(np.float32)           # 16 cells of 6 px across
+    for kw in (dict(pixels_per_cell=(6, 6), cells_per_block=(3, 3), **_PAPER),
+               dict(pixels_per_cell=(6, 6), cells_per_block=(2, 2), interpolation="trilinear"),
+               dict(pixels_per_cell=(5, 6), cells_per_block=(2, 3), block_window=True)):
+        whole = hog(x, **kw)
+        for tile in (1, 3, 5):                                # 16 = 3 x 5 + 1, 5 x 3 + 1: a partial last tile
+            monkeypatch.setattr(hog_module, "_COL_TILE", tile)
+            tiled = hog(x, **kw)
+            np.testing.assert_allclose(tiled, whole, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(fc.asnumpy(hog(fc.asarray(x), **kw)), whole, rtol=1e-5, atol=1e-6)
+            monkeypatch.undo()
+        _assert_matches_reference(whole, x, kw)
+
+
+def test_paper_options_visualize_draws_the_cells_without_the_window():
+    rng = np.random.default_rng(12)
+    x = rng.random((2, 32, 40))
+    kw = dict(pixels_per_cell=(8, 8), cells_per_block=(2, 2), interpolation="trilinear")
+    _, image = hog(x, visualize=True, **kw)
+    _, image_windowed = hog(x, visualize=True, block_window=True, **kw)
+    np.testing.assert_allclose(image_windowed, image, atol=1e-12)
+
+
+def test_paper_weights_are_the_dense_definition():
+    from histnet.features._hog_weights import axis_weights, tile_weights, window_weights
+
+    for cell, interpolation, block in [(8, "trilinear", 2), (6, "trilinear", 3), (5, "trilinear", None),
+                                       (8, "none", 2), (1, "trilinear", 2), (2, "trilinear", 3)]:
+        n_cells = 6
+        length = n_cells * cell
+        offsets = range(block) if block else [0]
+        dense = [axis_weights(length, cell, n_cells, interpolation, block, i) for i in offsets]  # (cells, pixels)
+        # rows: every cell's window of pixels, the same weights for every cell
+        before, after, win = window_weights(cell, interpolation, block)
+        for i in offsets:
+            for k in range(n_cells):
+                lo, hi = k * cell - before, (k + 1) * cell + after
+                row = np.zeros(length)
+                keep = slice(max(lo, 0), min(hi, length))
+                row[keep] = win[i, keep.start - lo:keep.stop - lo]
+                np.testing.assert_allclose(row, dense[i][k], atol=1e-15)
+        # columns: tiles of 2 cells with a one-cell halo put back together
+        tw = tile_weights(cell, interpolation, block, 2, 1)
+        padded = np.zeros((len(offsets), n_cells, length + 2 * cell))
+        for start in range(0, n_cells, 2):
+            for i in offsets:
+                cols = tw[:, i * 2:(i + 1) * 2].T                     # (2 cells, 4 cells of pixels)
+                padded[i, start:start + 2, start * cell:(start + 4) * cell] += cols
+        np.testing.assert_allclose(padded[:, :, cell:-cell], np.stack(dense), atol=1e-15)
+
+
+def test_paper_options_memory_is_flat_in_the_batch_size():
+    import tracemalloc
+
+    rng = np.random.default_rng(13)
+    x = rng.integers(0, 256, (96, 128, 64), dtype=np.uint8)
+    kw = dict(cells_per_block=(2, 2), **_PAPER)
+    hog(x[:2], **kw)                                         # weights and caches built
+
+    def peak(n):
+        tracemalloc.start()
+        out = hog(x[:n], **kw)
+        size = tracemalloc.get_traced_memory()[1] - out.nbytes
+        tracemalloc.stop()
+        return size
+
+    small, large = peak(24), peak(96)
+    # 4x the images: the temporaries are per chunk, so the peak (less the output) hardly grows
+    assert large < 1.25 * small, (small, large)

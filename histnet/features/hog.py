@@ -12,9 +12,12 @@ N images are computed at once, with no Python loop over images or pixels:
    look the magnitude and bin of their integer gradient pair up in a precomputed table;
 3. each pixel votes its gradient magnitude into the unsigned orientation bin (0-180
    degrees) of its cell; all cell histograms of the batch come out of one weighted
-   ``bincount`` over (image, cell row, cell column, bin) indices (with the paper's
-   trilinear votes or block window: a weighted pass along the rows and one along the
-   columns, see :func:`_pooled_histograms`);
+   ``bincount`` over (image, cell row, cell column, bin) indices. With the paper's
+   trilinear votes or block window a vote's spatial weight is a row factor times a
+   column factor fixed by the geometry, so the weights are built once per geometry
+   (:mod:`._hog_weights`) and applied to the batch as two matrix products over dense
+   orientation maps, one along the rows and one along the columns (see
+   :func:`_pooled_histograms`);
 4. cells are grouped into overlapping blocks (stride one cell), each block normalised
    (L1, L1-sqrt, L2 or L2-Hys);
 5. the block vectors are concatenated into one feature vector per image.
@@ -46,13 +49,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Optional
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import FLOAT, get_array_module, is_device_array, to_device
 from ..errors import ConfigError, DataError
+from ._hog_weights import tile_weights, window_weights
 
 __all__ = ["hog", "HOG", "hog_output_shape", "BLOCK_NORMS"]
 
@@ -125,10 +128,14 @@ def _channel_gradients(img):
     g_row, g_col : xp arrays of shape (N, H, W)
     """
     xp = get_array_module(img)
-    g_row = xp.zeros_like(img)
-    g_col = xp.zeros_like(img)
-    g_row[:, 1:-1, :] = img[:, 2:, :] - img[:, :-2, :]
-    g_col[:, :, 1:-1] = img[:, :, 2:] - img[:, :, :-2]
+    g_row = xp.empty_like(img)
+    g_col = xp.empty_like(img)
+    xp.subtract(img[:, 2:, :], img[:, :-2, :], out=g_row[:, 1:-1, :])
+    xp.subtract(img[:, :, 2:], img[:, :, :-2], out=g_col[:, :, 1:-1])
+    g_row[:, 0, :] = 0   # the borders (empty_like and four thin writes beat zeros_like)
+    g_row[:, -1, :] = 0
+    g_col[:, :, 0] = 0
+    g_col[:, :, -1] = 0
     return g_row, g_col
 
 
@@ -150,46 +157,10 @@ def _gradients(img, multichannel: bool):
 
 # -- stage 3: cell histograms -----------------------------------------------------------------
 
-def _axis_votes(length: int, cell: int, n_cells: int, interpolation: str):
-    """How each pixel along one axis votes into cells: a list of (cell index, weight) pairs.
-
-    Hard binning gives one pair (the pixel's own cell, weight 1). Trilinear gives two: the
-    cells whose centres ((i + 0.5) * cell - 0.5) bracket the pixel, with linear weights;
-    a vote for a cell beyond the border is dropped. Pixels past the last full cell get
-    weight 0.
-
-    Returns
-    -------
-    list of (index, weight) host numpy pairs, each of shape (length,)
-    """
-    pos = np.arange(length)
-    inside = pos < n_cells * cell
-    if interpolation == "none":
-        return [(np.minimum(pos // cell, n_cells - 1), inside.astype(np.float64))]
-    t = (pos + 0.5) / cell - 0.5
-    lo = np.floor(t).astype(np.int64)
-    frac = t - lo
-    out = []
-    for idx, wt in ((lo, 1.0 - frac), (lo + 1, frac)):
-        ok = (idx >= 0) & (idx < n_cells) & inside
-        out.append((np.clip(idx, 0, n_cells - 1), np.where(ok, wt, 0.0)))
-    return out
-
-
-def _window_weight(length: int, cell: int, block: int, offset: int, cell_idx: np.ndarray) -> np.ndarray:
-    """Dalal & Triggs' Gaussian block window (sigma = 0.5 x block width) along one axis.
-
-    A pixel at ``pos`` voting for cell ``cell_idx`` as the block's cell ``offset`` belongs
-    to the block starting at cell ``cell_idx - offset``; its weight is the Gaussian at its
-    pixel centre measured from that block's centre.
-
-    Returns
-    -------
-    numpy array of shape (length,)
-    """
-    width = block * cell
-    x = np.arange(length) + 0.5 - (cell_idx - offset) * cell - width / 2.0
-    return np.exp(-0.5 * (x / (0.5 * width)) ** 2)
+def _mask(condition, value, dtype):
+    """``value`` where ``condition`` holds, else 0, as an array of ``dtype`` (no ``where``)."""
+    xp = get_array_module(condition)
+    return xp.multiply(condition, value, dtype=dtype)
 
 
 def _orientation_votes(g_row, g_col, orientations: int, interpolation: str):
@@ -200,22 +171,29 @@ def _orientation_votes(g_row, g_col, orientations: int, interpolation: str):
     images' precision; the few pixels within 1e-4 bin of a bin edge are re-binned in
     float64 exactly as scikit-image does (degrees mod 180 against the float32 edges), so
     that rounding never moves a vote to the neighbouring bin. Trilinear gives two pairs:
-    the bins whose centres bracket the angle, with linear weights (wrapping at 180).
+    the bins whose centres bracket the angle, with linear weights: the lower as int32 bins
+    from -1 to ``orientations - 1``, the upper as None, meaning "the bin after" (so its
+    index costs nothing). -1 stands for ``orientations - 1`` and ``orientations`` for 0
+    (the wrap at 180 degrees), which :func:`_pooled_histograms` folds back after its row
+    pass, on data a cell row high rather than per pixel.
+
+    Negative angles are folded by adding ``orientations`` times a 0/1 mask rather than
+    with ``where`` (the same numbers; a data-dependent select over random angles is
+    several times slower on the CPU than a few arithmetic passes).
 
     Returns
     -------
-    list of (xp int array (N, H, W), xp float array (N, H, W) or None)
+    list of (xp int array (N, H, W) or None, xp float array (N, H, W) or None)
     """
     xp = get_array_module(g_row)
     t = xp.arctan2(g_row, g_col)
     t *= orientations / math.pi                      # bins, in [-orientations, orientations]
-    t = xp.where(t < 0, t + orientations, t)
+    t += _mask(t < 0, orientations, t.dtype)         # ... folded into [0, orientations]
     if interpolation == "trilinear":
         t -= 0.5
-        lo = xp.floor(t)
+        lo = xp.floor(t)                             # in [-1, orientations - 1]
         frac = t - lo
-        lo = lo.astype(xp.intp)
-        return [(lo % orientations, 1.0 - frac), ((lo + 1) % orientations, frac)]
+        return [(lo.astype(xp.int32), 1.0 - frac), (None, frac)]
     obin = xp.minimum(t.astype(xp.intp), orientations - 1)
     off = t - obin
     near = xp.nonzero(((off < 1e-4) | (off > 1 - 1e-4)).ravel())[0]
@@ -315,104 +293,194 @@ def _cell_histograms(magnitude, o_votes, orientations: int, cell, n_cells):
     return (hist / (c_row * c_col)).reshape(n, ncr, ncc, orientations)
 
 
-def _axis_weights(length: int, cell: int, n_cells: int, interpolation: str, block: Optional[int] = None,
-                  offset: int = 0) -> np.ndarray:
-    """How much each pixel along one axis votes for each cell: a (n_cells, length) matrix.
+# -- stage 3 with the paper's options: separable weights, applied once per batch -------------
+#
+# With trilinear votes or the block window a pixel votes into up to 2 x 2 cells, with a
+# weight that is a row factor times a column factor (with the window, a different pair of
+# factors for each cell-in-block offset). The factors depend only on the geometry, so
+# they are built once on the host (:mod:`._hog_weights`, cached) and applied to the whole
+# batch as matrix products over dense orientation maps: one over the pixel rows of each
+# cell's window, one over the pixel columns. Nothing is computed per cell or per block in
+# Python.
 
-    Hard or linear (trilinear's spatial part) votes from :func:`_axis_votes`, times, with
-    ``block``, the Gaussian block window as seen from cell ``offset`` of the block.
+_COL_TILE = 16   # cells per column tile of the column pass (its matrix is dense over a tile)
+_CONST_CACHE: dict = {}
+
+
+def _device_constant(xp, key: tuple, make):
+    """``make()`` (a host array) on the device of ``xp``, cached under ``key``."""
+    key = (xp.__name__,) + key
+    if key not in _CONST_CACHE:
+        if len(_CONST_CACHE) > 32:
+            _CONST_CACHE.clear()
+        _CONST_CACHE[key] = to_device(make(), xp)
+    return _CONST_CACHE[key]
+
+
+def _map_index(xp, n: int, h: int, w: int, slots: int, pad_rows: tuple, pad_cols: tuple):
+    """(N, H, W): the flat index of slot 1 (bin 0) of each pixel in the maps of :func:`_orientation_maps`.
+
+    int32 while the maps have fewer than 2^31 entries (cheaper to offset and convert than
+    int64), else intp. Cached per shape.
     """
-    out = np.zeros((n_cells, length))
-    pos = np.arange(length)
-    for k, wt in _axis_votes(length, cell, n_cells, interpolation):
-        if block is not None:
-            wt = wt * _window_weight(length, cell, block, offset, k)
-        np.add.at(out, (k, pos), wt)
-    return out
+    def make():
+        hp, wp = pad_rows[0] + h + pad_rows[1], pad_cols[0] + w + pad_cols[1]
+        rows = np.arange(n)[:, None] * hp + pad_rows[0] + np.arange(h)      # padded row of (i, y)
+        index = (rows[:, :, None].astype(np.int64) * slots + 1) * wp + pad_cols[0] + np.arange(w)
+        return index.astype(np.int32 if n * hp * slots * wp < 2 ** 31 else np.intp)
+    return _device_constant(xp, ("map_index", n, h, w, slots, pad_rows, pad_cols), make)
 
 
-def _axis_stencil(cell: int, interpolation: str, block: Optional[int], offset: int) -> np.ndarray:
-    """Weights of the pixels of a cell's own and neighbouring cells, along one axis.
+def _orientation_maps(magnitude, o_votes, orientations: int, pad_rows=(0, 0), pad_cols=(0, 0)):
+    """Spread each pixel's orientation votes over dense maps: (N, H, W) -> (N, H', slots, W').
 
-    Row ``d + 1`` (d = -1, 0, 1) holds the weights with which the ``cell`` pixels of cell
-    k + d vote for cell k: linear interpolation between cell centres (trilinear) or 1 for
-    the own cell (hard), times the Gaussian block window seen from cell ``offset`` of the
-    block. They do not depend on k (votes for a cell beyond the border are dropped), so
-    they are read off the middle cell of a three-cell axis.
+    Pixel (y, x) of image i gives its vote for bin o (its gradient magnitude times its
+    orientation weight) to ``maps[i, pad_rows[0] + y, o + 1, pad_cols[0] + x]``. Each
+    pixel row of the maps is thus one contiguous (slots, W') matrix: the row pass
+    contracts windows of such rows, and the column pass contracts their last axis. The
+    zero rows and columns of padding give every cell's window the same shape.
+
+    There are ``orientations + 2`` slots: slot 0 takes trilinear votes for bin -1 and the
+    last slot those for bin ``orientations``, both folded back (the wrap at 180 degrees)
+    after the row pass of :func:`_pooled_histograms`. A pixel's (at most two) votes go to
+    different slots, so the maps are zeros filled by plain assignment at flat indices,
+    one scatter per vote: no accumulation, no per-pixel wrapping.
+
+    Parameters
+    ----------
+    magnitude : xp array of shape (N, H, W)
+        Cropped to whole cells.
+    o_votes : list of (bins, weights or None)
+        From :func:`_orientation_votes` or :func:`_uint8_votes`: bins in [-1,
+        orientations - 1], or None for the bin after the previous pair's.
+    pad_rows, pad_cols : (int, int)
+        Zeros before and after each image's rows and columns.
 
     Returns
     -------
-    numpy array of shape (3, cell)
-    """
-    return _axis_weights(3 * cell, cell, 3, interpolation, block, offset)[1].reshape(3, cell)
-
-
-def _pool_cells(x, stencil: np.ndarray, n_cells: int, cell: int):
-    """Cell sums along axis 0 of ``x`` (n_cells * cell, R) with a (3, cell) stencil.
-
-    ``out[k] = sum_d sum_v stencil[d + 1, v] x[(k + d) cell + v]``: three weighted sums
-    over each cell's pixels (``einsum``), the neighbours' shifted by one cell.
-
-    Returns
-    -------
-    xp array of shape (n_cells, R)
-    """
-    xp = get_array_module(x)
-    cells = x.reshape(n_cells, cell, -1)
-    weights = to_device(stencil, xp, dtype=x.dtype)
-    out = xp.einsum("v,kvr->kr", weights[1], cells)
-    if n_cells > 1 and stencil[0].any():   # votes from the cell before (source k - 1)
-        out[1:] += xp.einsum("v,kvr->kr", weights[0], cells[:-1])
-    if n_cells > 1 and stencil[2].any():   # votes from the cell after (source k + 1)
-        out[:-1] += xp.einsum("v,kvr->kr", weights[2], cells[1:])
-    return out
-
-
-def _pooled_histograms(magnitude, o_votes, orientations: int, cell, n_cells, interpolation: str,
-                       block: Optional[tuple] = None):
-    """Cell histograms with the paper's options: trilinear votes and/or the block window.
-
-    The votes are separable: each pixel's magnitude is split between orientation bins
-    (scattered into (H, N, W, orientations) maps), and its weight for a cell is a product
-    of a row weight and a column weight (linear interpolation between cell centres, times
-    the Gaussian block window along that axis), which depend only on the pixel's place in
-    its cell and on which neighbour the cell is (:func:`_axis_stencil`). So all cells come
-    out of a pass along the rows and one along the columns (:func:`_pool_cells`); with the
-    block window, one pair of passes per cell-in-block offset (i, j).
-
-    Returns
-    -------
-    xp array of shape (N, n_cells_row, n_cells_col, orientations), or, with ``block``, a
-    dict {(i, j): that array} of the histograms seen from each cell-in-block offset.
+    xp array of shape (N, pad_rows[0] + H + pad_rows[1], orientations + 2,
+    pad_cols[0] + W + pad_cols[1]), in ``magnitude``'s dtype
     """
     xp = get_array_module(magnitude)
     n, h, w = magnitude.shape
+    slots = orientations + 2
+    wp = pad_cols[0] + w + pad_cols[1]
+    maps = xp.zeros((n, pad_rows[0] + h + pad_rows[1], slots, wp), dtype=magnitude.dtype)
+    if orientations == 1:  # both trilinear votes land in the one bin: the whole magnitude
+        maps[:, pad_rows[0]:pad_rows[0] + h, 1, pad_cols[0]:pad_cols[0] + w] = magnitude
+        return maps
+    base = _map_index(xp, n, h, w, slots, tuple(pad_rows), tuple(pad_cols))
+    flat = maps.reshape(-1)
+    key = None
+    for o_idx, o_w in o_votes:
+        if o_idx is None:   # the bin after the previous vote's: the next slot
+            key += wp
+        else:
+            key = o_idx.astype(base.dtype, copy=False) * wp
+            key += base
+            if key.dtype != xp.intp:
+                key = key.astype(xp.intp)
+        vote = magnitude if o_w is None else magnitude * o_w.astype(magnitude.dtype, copy=False)
+        flat[key.reshape(-1)] = vote.reshape(-1)
+    return maps
+
+
+def _pooled_histograms(magnitude, o_votes, orientations: int, cell, n_cells, interpolation: str,
+                       blocks=(None,)):
+    """Cell histograms with the paper's options (trilinear votes and/or the block window).
+
+    Each pixel's weight for a cell is separable, a row factor times a column factor, and
+    each factor depends only on the pixel's place relative to the cell and, with the
+    window, on the cell's offset in its block. So, for the whole batch at once:
+
+    0. the votes are spread over dense orientation maps (:func:`_orientation_maps`);
+    1. rows: every cell takes votes from a window of consecutive pixel rows (its own, and
+       the nearer halves of its neighbours' with trilinear votes), the same window for all
+       cells, so the windows are one strided view of the maps and the row pass is, per
+       cell-in-block offset, one matrix-vector product per cell row:
+       (window,) . (window, slots W) (:func:`~._hog_weights.window_weights`);
+    2. the two wrap slots are folded into bins ``orientations - 1`` and 0 (pooling is
+       linear and per slot, so this can wait until the data is a cell row high);
+    3. columns: (rows, tile pixels) x (tile pixels, offsets x tile cells), one matrix
+       product per image and tile of at most ``_COL_TILE`` cells, the weights dense over
+       the tile and its one-cell halo (:func:`~._hog_weights.tile_weights`, divided by
+       the cell area); one tile when the image is that narrow.
+
+    The products are small (per cell row, per image), so BLAS runs each on one thread;
+    the work and the temporaries are O(N H W orientations) for a chunk of N images.
+
+    Parameters
+    ----------
+    magnitude, o_votes
+        Per-pixel votes, as for :func:`_orientation_maps` (cropped to whole cells).
+    orientations : int
+    cell, n_cells : (int, int)
+    interpolation : {"none", "trilinear"}
+    blocks : sequence of (int, int) or None
+        One result per entry, all from the same maps: cells per block for the Gaussian
+        block window, or None for no window.
+
+    Returns
+    -------
+    list of xp arrays of shape (N, n_cells_row, n_off_row, orientations, n_off_col, n_cells_col)
+        ``[:, k, i, :, j, l]`` is cell (k, l)'s histogram as cell (i, j) of its block (with
+        the window; without, n_off = 1 and i = j = 0), divided by the cell area, as
+        scikit-image. (Views of a larger array.)
+    """
+    xp = get_array_module(magnitude)
     (c_row, c_col), (ncr, ncc) = cell, n_cells
-    dtype = magnitude.dtype
-    # maps laid out (H, N, W, orientations): each pass reduces the leading axis
-    maps = xp.zeros((h, n, w, orientations), dtype=dtype)
-    if orientations == 1:
-        maps[..., 0] = xp.moveaxis(magnitude, 1, 0)
-    else:  # the (at most two) votes of a pixel go to different bins: plain assignment
-        flat = maps.reshape(-1)
-        first = np.arange(h * n * w, dtype=np.int64).reshape(h, n, w).transpose(1, 0, 2) * orientations
-        first = to_device(first, xp)  # (N, H, W): where orientation 0 of each pixel sits
-        for o_idx, o_w in o_votes:
-            flat[(first + o_idx).ravel()] = (magnitude if o_w is None else magnitude * o_w.astype(dtype)).ravel()
-    maps = maps.reshape(h, n * w * orientations)
-    area = c_row * c_col
-    offsets = [(i, j) for i in range(block[0]) for j in range(block[1])] if block is not None else [(0, 0)]
-    rows_done = {}
-    out = {}
-    for i, j in offsets:
-        if i not in rows_done:  # rows: (H, N W O) -> (ncr, N, W, O) -> (W, ncr N O)
-            pooled = _pool_cells(maps, _axis_stencil(c_row, interpolation, block[0] if block else None, i),
-                                 ncr, c_row).reshape(ncr, n, w, orientations)
-            rows_done[i] = xp.ascontiguousarray(pooled.transpose(2, 0, 1, 3)).reshape(w, ncr * n * orientations)
-        cells = _pool_cells(rows_done[i], _axis_stencil(c_col, interpolation, block[1] if block else None, j),
-                            ncc, c_col).reshape(ncc, ncr, n, orientations)
-        out[i, j] = cells.transpose(2, 1, 0, 3) / area                    # (N, ncr, ncc, O)
-    return out if block is not None else out[0, 0]
+    dtype = np.dtype(magnitude.dtype)
+    slots, it = orientations + 2, dtype.itemsize
+    tile = min(ncc, _COL_TILE)
+    n_tiles = -(-ncc // tile)
+    halo = 1 if n_tiles > 1 else 0
+    area = 1.0 / (c_row * c_col)
+
+    def const(name, make, *key):
+        return _device_constant(xp, (name, dtype.str) + key, lambda: make().astype(dtype))
+
+    windows = [window_weights(c_row, interpolation, None if b is None else b[0]) for b in blocks]
+    pad_rows = (max(wn[0] for wn in windows), max(wn[1] for wn in windows))
+    pad_cols = (halo * c_col, (n_tiles * tile + halo) * c_col - ncc * c_col)
+    maps = _orientation_maps(magnitude, o_votes, orientations, pad_rows, pad_cols)
+    n, hp, _, wp = maps.shape
+    out = []
+    for block, (before, after, _) in zip(blocks, windows):
+        b_row, b_col = (None, None) if block is None else block
+        # 1. rows: windows (N, ncr, K, slots W') of the maps -> (N, ncr, n_off_r, slots W')
+        w_row = const("rows", lambda: window_weights(c_row, interpolation, b_row)[2], c_row, interpolation, b_row)
+        k = before + c_row + after
+        view = xp.lib.stride_tricks.as_strided(maps[:, pad_rows[0] - before:], shape=(n, ncr, k, slots * wp),
+                                               strides=(maps.strides[0], c_row * slots * wp * it, slots * wp * it, it))
+        n_off_r = w_row.shape[0]
+        rows = xp.empty((n, ncr, n_off_r, slots * wp), dtype=dtype)
+        for i in range(n_off_r):  # a loop over the cells of a block (offsets), not over cells
+            xp.matmul(w_row[i], view, out=rows[:, :, i])
+        # 2. the wrap at 180 degrees: bin -1 is bin O - 1, bin O is bin 0
+        if slots > 3:
+            by_slot = rows.reshape(n, ncr, n_off_r, slots, wp)
+            by_slot[:, :, :, slots - 2] += by_slot[:, :, :, 0]
+            by_slot[:, :, :, 1] += by_slot[:, :, :, slots - 1]
+        # 3. columns: tiles (N, n_tiles, ncr n_off_r slots, K') of those rows -> (..., n_off_c tile)
+        w_col = const("cols", lambda: tile_weights(c_col, interpolation, b_col, tile, halo, area),
+                      c_col, interpolation, b_col, tile, halo, area)
+        m = ncr * n_off_r * slots
+        tiles = xp.lib.stride_tricks.as_strided(rows, shape=(n, n_tiles, m, (tile + 2 * halo) * c_col),
+                                                strides=(rows.strides[0], tile * c_col * it, wp * it, it))
+        hist = xp.matmul(tiles, w_col)                                   # (N, n_tiles, m, n_off_c tile)
+        n_off_c = w_col.shape[1] // tile
+        hist = hist.reshape(n, n_tiles, ncr, n_off_r, slots, n_off_c, tile)
+        if n_tiles > 1:
+            hist = hist.transpose(0, 2, 3, 4, 5, 1, 6).reshape(n, ncr, n_off_r, slots, n_off_c, -1)[..., :ncc]
+        else:
+            hist = hist.reshape(n, ncr, n_off_r, slots, n_off_c, ncc)
+        out.append(hist[:, :, :, 1:slots - 1])   # the wrap slots are folded in
+    return out
+
+
+def _pooled_cells(pooled):
+    """Pooled histograms without the window, (N, ncr, 1, O, 1, ncc) -> (N, ncr, ncc, O)."""
+    return pooled[:, :, 0, :, 0].transpose(0, 1, 3, 2)
 
 
 _INDEX_CACHE: dict = {}
@@ -448,24 +516,34 @@ def _normalize_blocks(blocks, method: str, eps: float = EPS):
     if method in ("L2", "L2-Hys"):
         out = blocks / xp.sqrt(xp.einsum("...i,...i->...", blocks, blocks) + eps * eps)[..., None]
         if method == "L2-Hys":
-            out = xp.minimum(out, 0.2)
+            xp.minimum(out, 0.2, out=out)
             out /= xp.sqrt(xp.einsum("...i,...i->...", out, out) + eps * eps)[..., None]
         return out
     raise ConfigError(f"hog: block_norm must be one of {', '.join(BLOCK_NORMS)}, got {method!r}")
 
 
-def _gather_blocks(hist, block, n_blocks):
-    """(N, ncr, ncc, O) cell histograms -> (N, nbr, nbc, b_row, b_col, O) overlapping blocks.
+def _gather_blocks(hist, block, n_blocks, windowed: bool = False):
+    """Cell histograms -> (N, nbr, nbc, b_row, b_col, O) overlapping blocks (stride one cell).
 
-    ``hist`` may also be a dict {(i, j): histograms} giving, for each cell-in-block offset,
-    the histograms to take that cell from (the Gaussian block window's).
+    ``hist`` is either (N, ncr, ncc, O) cell histograms or the (N, ncr, n_off_r, O, n_off_c,
+    ncc) of :func:`_pooled_histograms`; from the latter, with ``windowed``, cell (i, j)
+    of every block is taken as seen from the block's cell (i, j) (the Gaussian window's
+    weights), otherwise from offset (0, 0). A loop over the cells of a block, not over
+    blocks.
     """
+    xp = get_array_module(hist)
     (b_row, b_col), (nbr, nbc) = block, n_blocks
-    pick = (lambda i, j: hist[i, j]) if isinstance(hist, dict) else (lambda i, j: hist)
-    xp = get_array_module(pick(0, 0))
-    rows = [xp.stack([pick(i, j)[:, i:i + nbr, j:j + nbc] for j in range(b_col)], axis=3)
-            for i in range(b_row)]  # a loop over the cells of a block, not over blocks
-    return xp.stack(rows, axis=3)
+    pooled = hist.ndim == 6
+    orientations = hist.shape[3] if pooled else hist.shape[-1]
+    out = xp.empty((hist.shape[0], nbr, nbc, b_row, b_col, orientations), dtype=hist.dtype)
+    for i in range(b_row):
+        for j in range(b_col):
+            if not pooled:
+                out[:, :, :, i, j] = hist[:, i:i + nbr, j:j + nbc]
+            else:
+                oi, oj = (i, j) if windowed else (0, 0)
+                out[:, :, :, i, j] = hist[:, i:i + nbr, oi, :, oj, j:j + nbc].transpose(0, 1, 3, 2)
+    return out
 
 
 # -- visualisation ---------------------------------------------------------------------------
@@ -544,7 +622,12 @@ def hog(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3),
     """Histogram of oriented gradients of N images at once (Dalal & Triggs 2005).
 
     Cost: O(N H W) for gradients and votes (one bincount), plus
-    O(N n_blocks b_row b_col orientations) for the block normalisation.
+    O(N n_blocks b_row b_col orientations) for the block normalisation. With
+    ``block_window`` or ``interpolation="trilinear"``: O(N H W orientations b), b the
+    block width in cells (one matrix-vector product per cell row and block offset over
+    dense orientation maps, then one matrix product per image along the columns), with
+    the weights built once per geometry; memory stays a few times one chunk's maps
+    whatever N.
 
     Parameters
     ----------
@@ -644,8 +727,12 @@ def hog(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3),
     n_cells = (h // cell[0], w // cell[1])
     # Images go through in chunks that keep the per-pixel temporaries in the CPU cache
     # (on a GPU, in chunks large enough to fill it); each stage is batched over the chunk.
+    # With the paper's options the orientation maps (orientations + 2 values per pixel)
+    # come on top: half the pixels per chunk.
+    pooled_path = block_window or interpolation != "none"
     per_image = h * w * (img.shape[3] if multichannel else 1)
-    chunk = max(1, (_GPU_CHUNK_PIXELS if xp is not np else _CPU_CHUNK_PIXELS) // per_image)
+    chunk_pixels = (_GPU_CHUNK_PIXELS if xp is not np else _CPU_CHUNK_PIXELS) // (2 if pooled_path else 1)
+    chunk = max(1, chunk_pixels // per_image)
     features = xp.empty((n, int(np.prod(shape))), dtype=out_dtype)
     hists = xp.empty((n,) + n_cells + (orientations,), dtype=out_dtype) if visualize else None
     for start in range(0, n, chunk):
@@ -655,30 +742,38 @@ def hog(images, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(3, 3),
             magnitude, o_votes = _uint8_votes(x, n_cells, cell, orientations, multichannel)
         else:
             # 1. gamma compression
-            x = x if x.dtype == out_dtype else x.astype(out_dtype)
-            if transform_sqrt:
+            if x.dtype != out_dtype:
+                x = x.astype(out_dtype)
+                if transform_sqrt:
+                    xp.sqrt(x, out=x)   # our own copy: in place
+            elif transform_sqrt:
                 x = xp.sqrt(x)
             # 2. gradients, then only the pixels of whole cells
             g_row, g_col = _gradients(x, multichannel)
             g_row = g_row[:, :n_cells[0] * cell[0], :n_cells[1] * cell[1]]
             g_col = g_col[:, :n_cells[0] * cell[0], :n_cells[1] * cell[1]]
             # 3. orientation votes into cell histograms
-            magnitude = xp.sqrt(g_row * g_row + g_col * g_col)
+            magnitude = g_row * g_row
+            magnitude += g_col * g_col
+            xp.sqrt(magnitude, out=magnitude)
             o_votes = _orientation_votes(g_row, g_col, orientations, interpolation)
-        if block_window or interpolation != "none":
-            hist = _pooled_histograms(magnitude, o_votes, orientations, cell, n_cells, interpolation,
-                                      block if block_window else None)
-            hist = {k: v.astype(out_dtype) for k, v in hist.items()} if block_window else hist.astype(out_dtype)
+        if pooled_path:
+            # 3'. the paper's options: dense orientation maps, pooled by separable weights
+            # (with the window and visualize, also the cell histograms without it)
+            blocks_for = [block if block_window else None] + ([None] if visualize and block_window else [])
+            pooled = _pooled_histograms(magnitude, o_votes, orientations, cell, n_cells, interpolation, blocks_for)
+            pooled = [p.astype(out_dtype, copy=False) for p in pooled]
+            hist = pooled[0]
         else:
+            pooled = None
             hist = _cell_histograms(magnitude, o_votes, orientations, cell, n_cells).astype(out_dtype)
-        blocks = _gather_blocks(hist, block, shape[:2])
+        blocks = _gather_blocks(hist, block, shape[:2], windowed=block_window)
         # 4. block normalisation, 5. one vector per image
         m = len(x)
         features[start:start + m] = _normalize_blocks(blocks.reshape(m, -1, block[0] * block[1] * orientations),
                                                       block_norm).reshape(m, -1)
-        if visualize:
-            hists[start:start + m] = (hist if not block_window else _pooled_histograms(
-                magnitude, o_votes, orientations, cell, n_cells, interpolation).astype(out_dtype))
+        if visualize:  # the cell histograms without the window
+            hists[start:start + m] = hist if pooled is None else _pooled_cells(pooled[-1])
     if not feature_vector:
         features = features.reshape((n,) + shape)
     if visualize:
