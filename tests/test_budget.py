@@ -160,3 +160,32 @@ def test_budget_sweep_draws_error_against_budget(tmp_path):
     assert csv[0].split(",") == ["budget per method", "pixels-svm", "hog-svm"] and len(csv) == 3
     assert (tmp_path / "budget.png").stat().st_size > 10_000 and (tmp_path / "budget.svg").is_file()
     assert len(list(tmp_path.glob("*__*/result.json"))) == 4
+
+
+def test_the_dbn_shares_its_budget_among_its_rbms_and_the_fine_tuning(tmp_path):
+    res = CliRunner().invoke(cli, ["run", "dbn", *TINY, "--set", "rbm_epochs=500", "--set", "finetune_epochs=500",
+                                   "--budget", "20s", "--out", str(tmp_path)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    rec = _record(tmp_path, "dbn")
+    assert rec["status"] == "ok" and rec["top1_error"] is not None  # how good depends on the machine's pace
+    how = rec["budget"]["how"]
+    pre = next(h for h in how if h.startswith("pretraining: "))
+    epochs = [int(v) for v in pre[len("pretraining: "):].split(" of ")[0].split(", ")]
+    assert len(epochs) == 3 and all(1 <= e < 500 for e in epochs)
+    assert any(h.startswith("fine-tuning: ") and "of 500 epochs" in h for h in how)
+    assert rec["budget"]["limited"] and 1 <= len(rec["learning_curve"]) < 500
+
+
+def test_crossover_and_ablate_hand_every_job_the_budget(tmp_path):
+    res = CliRunner().invoke(cli, ["crossover", "-d", "mnist5k", "--sizes", "5,10", "--methods", "hog-svm",
+                                   "--test-n-per-class", "10", "--budget", "30s", "--out", str(tmp_path / "x")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "x").glob("*/result.json")]
+    assert len(recs) == 2 and all(r["budget"]["seconds"] == 30 for r in recs)
+    res = CliRunner().invoke(cli, ["ablate", "dbn", *TINY, "--set", "rbm_epochs=2", "--set", "finetune_epochs=2",
+                                   "--no-figures", "--budget", "1m", "--out", str(tmp_path / "a")],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(p.read_text()) for p in (tmp_path / "a").glob("*/result.json")]
+    assert len(recs) == 2 and all(r["budget"]["seconds"] == 60 and r["status"] == "ok" for r in recs)
