@@ -73,3 +73,24 @@ def test_predict_as_a_user_runs_it_and_what_goes_wrong(tmp_path):
     res = invoke("run", "pixels-svm", *DATA, "--no-save", "--seed", "1", "--out", tmp_path / "unsaved", "--json")
     rec = json.loads(res.output.strip().splitlines()[-1])
     assert rec["model"] is None and not (tmp_path / "unsaved" / rec["run_id"] / "model.npz").exists()
+
+
+def test_a_compact_model_is_smaller_and_scores_as_the_original(tmp_path):
+    from histnet.experiment import predict_in_batches
+    from histnet.io import load_npz
+    from histnet.methods.saved import compact_model, load_model
+
+    res = invoke("run", "alexnet-cifar", *DATA, "--set", "epochs=1", "--set", "width=0.25", "--out", tmp_path, "--json")
+    assert res.exit_code == 0, res.output
+    run = tmp_path / json.loads(res.output.strip().splitlines()[-1])["run_id"]
+    info = compact_model(run, tmp_path / "small.npz")
+    before, after = info["bytes"]
+    assert after < 0.6 * before and {"net/conv2.W", "net/fc6.W"} <= set(info["arrays"])  # the large weights
+    stored = load_npz(tmp_path / "small.npz")
+    assert {str(stored[f"state/{a}"].dtype) for a in info["arrays"]} == {"float16"}
+    assert json.loads(str(stored["meta"]))["compact"]["dtype"] == "float16"
+    test = load_splits("mnist5k", seed=0, n_per_class=30, test_n_per_class=5).test
+    full, small = load_model(run), load_model(tmp_path / "small.npz")
+    assert all(p.dtype == np.float32 for p in small.net_.state_dict().values())
+    a, b = predict_in_batches(full, test), predict_in_batches(small, test)
+    assert np.abs(a - b).max() < 1e-2 and (a.argmax(1) == b.argmax(1)).mean() >= 0.98

@@ -168,6 +168,8 @@ class Method:
         if meta.get("method") != cls.name:
             raise CheckpointError(f"{path}: holds a {meta.get('method')!r} model, not {cls.name!r}")
         obj = cls(make_config(cls, meta["config"]), backend=backend)
-        obj.set_state({k[len("state/"):]: v for k, v in data.items()})
+        # a compact model (saved.compact_model) keeps weights as float16: computed in float32
+        obj.set_state({k[len("state/"):]: (v.astype(np.float32) if getattr(v, "dtype", None) == np.float16 else v)
+                       for k, v in data.items()})
         obj.info_ = dict(meta.get("info") or {})
         return obj

@@ -5,11 +5,19 @@
 training image shape, no pickles). :func:`load_model` reads one back from a run folder or
 the file, whatever method wrote it; ``histnet predict`` and methods built on a trained net
 (``cnn-features-svm``) use it.
+
+:func:`compact_model` writes a smaller copy for shipping (the committed CIFAR-10 models):
+the large float32 arrays (weights) stored as float16, compressed; loading casts them back
+to float32 (:meth:`Method.from_arrays`). Whether that is lossless enough is measured, not
+assumed: ``benchmarks/commit_models.py`` scores both on the whole test split and keeps the
+float16 copy only when every test prediction is the same.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import HistnetError
 from ..io import load_npz
@@ -30,6 +38,37 @@ def model_path(run_or_model) -> Path:
     if p.is_file():
         return p
     raise HistnetError(f"{p}: no such run folder or model file")
+
+
+#: Arrays smaller than this stay float32 in a compact model (biases, means: nothing to gain).
+COMPACT_MIN_SIZE = 1024
+
+
+def compact_model(src, dst, dtype: str = "float16") -> dict:
+    """Write ``src`` (a model file or run folder) to ``dst`` with its large float32 state
+    arrays as ``dtype``, compressed. Returns ``{"arrays": names converted, "bytes": (before,
+    after)}``; the model's meta records the conversion (``meta["compact"]``)."""
+    import json
+
+    from ..io import atomic_write
+
+    src_path = model_path(src)
+    data = load_npz(src_path, "model file")
+    meta = json.loads(str(data["meta"]))
+    out, converted = {}, []
+    for k, v in data.items():
+        v = np.asarray(v)
+        if k.startswith("state/") and v.dtype == np.float32 and v.size >= COMPACT_MIN_SIZE:
+            out[k] = v.astype(dtype)
+            converted.append(k[len("state/"):])
+        else:
+            out[k] = v
+    meta["compact"] = {"dtype": str(np.dtype(dtype)), "arrays": converted,
+                       "note": "stored in reduced precision; loading casts back to float32"}
+    out["meta"] = np.array(json.dumps(meta, default=str))
+    with atomic_write(Path(dst)) as fh:
+        np.savez_compressed(fh, **out)
+    return {"arrays": converted, "bytes": (src_path.stat().st_size, Path(dst).stat().st_size)}
 
 
 def load_model(run_or_model, backend: str = "cpu"):
