@@ -92,3 +92,14 @@ def test_methods_info_shows_the_codebook_size_the_training_set_gives():
     # 500 sampled images x 20 descriptors = 10,000; one word per 64 of them -> 128 (a power of two)
     assert "profile quick: bin_size=4, step=2, n_words=128, codebook_descriptors=10000" in tail
 
+
+
+def test_methods_info_shows_the_cnn_schedule_the_training_set_gives():
+    from click.testing import CliRunner
+
+    from histnet_cli.main import cli
+
+    res = CliRunner().invoke(cli, ["methods", "info", "alexnet-cifar", "-d", "mnist5k"])
+    tail = res.output.split("settings derived from")[1]
+    # quick: 3 epochs of 63 batches of 64; full: 20 epochs raised to reach min_steps=1500 with batch 128
+    assert "profile quick: epochs=3, steps=189" in tail and "profile full: epochs=47, steps=1504" in tail

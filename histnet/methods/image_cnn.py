@@ -340,7 +340,7 @@ class ImageCnnMethod(Method):
                           progress=self.progress, checkpoint_every_s=60 * cfg.checkpoint_minutes,
                           name=self.name, stop_if_stuck=cfg.stop_if_stuck)
         ckpt = self.workdir / f"{self.name}-checkpoint.npz" if self.workdir is not None else None
-        epochs = max(cfg.epochs, math.ceil(cfg.min_steps / math.ceil(len(train) / cfg.batch_size)))
+        epochs = self.epochs_for(len(train))
         budget = self.budget
         try:
             self.history_ = trainer.fit(train, val, epochs=epochs, batch_size=cfg.batch_size, seed=self.seed,
@@ -348,6 +348,7 @@ class ImageCnnMethod(Method):
                                         deadline=budget.deadline if budget is not None else None)
         except BudgetError as e:
             raise budget.too_small(self.name, str(e).split(": ", 1)[-1]) from None
+        self.epochs_run_ = len(self.history_)
         if budget is not None:
             budget.note(f"training: {trainer.budget_plan or 'no plan (fewer steps than the probe)'}",
                         limited=trainer.epochs < epochs or trainer.max_steps is not None)
@@ -407,6 +408,28 @@ class ImageCnnMethod(Method):
         self.pca_ = (state["pca_vals"], state["pca_vecs"]) if "pca_vals" in state else None
         self.net_ = self.build(self.in_channels_, self.n_classes_)
         self.net_.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net/")}, self.name)
+
+    def epochs_for(self, n_train: int) -> int:
+        """Epochs the schedule takes on ``n_train`` training images: ``epochs``, raised until
+        the schedule has ``min_steps`` steps (the rule that keeps a small data set from
+        getting a handful of steps)."""
+        cfg = self.config
+        return max(int(cfg.epochs), math.ceil(cfg.min_steps / math.ceil(max(1, n_train) / cfg.batch_size)))
+
+    def settings_for(self, image_shape, n_train=None) -> dict:
+        """The schedule's ``epochs`` and ``steps`` on ``n_train`` training images (unknown
+        without it: ``epochs`` as configured, at least ``min_steps`` steps)."""
+        cfg = self.config
+        if n_train is None:
+            return {"epochs": f"{cfg.epochs}, raised to reach {cfg.min_steps} steps" if cfg.min_steps else cfg.epochs}
+        e = self.epochs_for(int(n_train))
+        return {"epochs": e, "steps": e * math.ceil(int(n_train) / cfg.batch_size)}
+
+    def resolved_settings(self) -> dict:
+        """The epochs the schedule was planned for and those that ran (fewer under a budget)."""
+        if not hasattr(self, "history_"):
+            return {}
+        return {"epochs_run": int(getattr(self, "epochs_run_", len(self.history_)))}
 
     def describe(self) -> dict:
         c = getattr(self, "in_channels_", 3)
