@@ -3,7 +3,6 @@
 import ast
 import inspect
 import re
-
 import zlib
 
 import numpy as np
