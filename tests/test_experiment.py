@@ -105,3 +105,15 @@ def test_epoch_trained_methods_record_the_time_of_their_epochs(tmp_path):
     assert dbn["timing"]["epochs_s"] == pytest.approx(sum(e["seconds"] for e in dbn["learning_curve"]))
     assert 0 < dbn["timing"]["epochs_s"] <= dbn["timing"]["fit_s"]
     assert run_job(JobSpec(method="test-nearest-mean", dataset="toy"), tmp_path)["timing"]["epochs_s"] is None
+
+
+def test_a_method_that_does_not_keep_to_a_budget_says_so(tmp_path):
+    spec = JobSpec("test-nearest-mean", "digits", budget=30)
+    rec = run_job(spec, tmp_path)
+    assert rec["status"] == "ok"
+    assert rec["budget"]["honoured"] is False and "does not keep to a budget" in rec["budget"]["how"][0]
+    assert any("ran without its 30s budget" in w for w in rec["warnings"])
+    from histnet.report import records_to_frame, side_by_side
+
+    table = side_by_side(records_to_frame([rec]))
+    assert "ran without its 30s budget" in table["note"].iloc[0] and "30s (" in table["budget"].iloc[0]
