@@ -2,7 +2,9 @@
 
 For a finished run folder (its ``result.json`` and ``model.npz``) this script
 
-1. loads the model and scores the whole test split of the data set the record names
+1. refuses a run whose record's confusion matrix is not the committed record's (a rerun on
+   another machine can move a few predictions: its model would not be the record's);
+   loads the model and scores the whole test split of the data set the record names
    (``--data`` gives where that folder is on this machine), and checks that the top-1 error
    is the record's, to the last image: the model is the one the record measured;
 2. with ``--compact``, writes the large float32 arrays as float16
@@ -86,6 +88,11 @@ def main(argv=None) -> int:
     committed = json.loads((args.into / "result.json").read_text())
     if record.get("status") != "ok":
         sys.exit(f"Error: {args.run}: the run did not finish (status {record.get('status')})")
+    mine, theirs = (record.get("metrics") or {}).get("confusion"), (committed.get("metrics") or {}).get("confusion")
+    if args.run.resolve() != args.into.resolve() and mine != theirs:
+        sys.exit(f"Error: {args.run}'s record has another confusion matrix than {args.into}'s (top-1 "
+                 f"{100 * record['top1_error']:.2f}% against {100 * committed['top1_error']:.2f}%): its model is not "
+                 "the committed record's; commit the new record with it instead")
     src = model_path(args.run)
     test = load_splits(args.data, **{k: v for k, v in (record.get("data_options") or {}).items()
                                      if v is not None}).test
