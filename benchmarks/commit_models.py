@@ -9,8 +9,9 @@ For a finished run folder (its ``result.json`` and ``model.npz``) this script
    is the record's, to the last image: the model is the one the record measured;
 2. with ``--compact``, writes the large float32 arrays as float16
    (:func:`histnet.methods.saved.compact_model`), scores that copy the same way, and keeps
-   it only if **every** test prediction is unchanged (else it keeps the float32 file and
-   says how many predictions moved);
+   it only if **every** test prediction is unchanged; otherwise (and without ``--compact``)
+   it ships the float32 arrays compressed, checked equal to the run's, and says how many
+   predictions float16 moved;
 3. copies the kept file to ``INTO/model.npz`` (``INTO`` is the committed run folder, the one
    whose ``result.json`` the model belongs to) and writes ``INTO/model-check.json``: the
    file's SHA-256, its dtype, the full-test-split error of float32 and kept copy, and the
@@ -82,6 +83,7 @@ def main(argv=None) -> int:
 
     from histnet.data import load_splits
     from histnet.data.folder import read_imagefolder
+    from histnet.io import load_npz
     from histnet.methods.saved import compact_model, model_path
 
     record = json.loads((args.run / "result.json").read_text())
@@ -105,7 +107,8 @@ def main(argv=None) -> int:
     if abs(err32 - record["top1_error"]) > 0.5 / len(labels):
         sys.exit("Error: the model does not reproduce its own record's error")
 
-    kept, dtype, pred = src, "float32", pred32
+    target = args.into / "model.npz"
+    dtype, pred = "float32", pred32
     check = {"float32_top1_error": err32}
     if args.compact:
         with tempfile.TemporaryDirectory() as tmp:
@@ -118,12 +121,15 @@ def main(argv=None) -> int:
             print(f"float16 copy: {info['bytes'][1]:,} bytes (float32 {info['bytes'][0]:,}); "
                   f"{moved} of {len(labels):,} test predictions changed")
             if moved == 0:
-                kept, dtype, pred = Path(tmp) / "kept.npz", "float16", pred16
-                shutil.copyfile(small, kept)
-                shutil.copyfile(kept, args.into / "model.npz")
-    if dtype == "float32":
-        shutil.copyfile(kept, args.into / "model.npz")
-    target = args.into / "model.npz"
+                dtype, pred = "float16", pred16
+                shutil.copyfile(small, target)
+    if dtype == "float32":  # lossless: the same float32 arrays, only compressed
+        compact_model(src, target, dtype="float32")
+        original, written = load_npz(src), load_npz(target)
+        if any(not np.array_equal(original[k], written[k]) for k in original if k != "meta"):
+            sys.exit(f"Error: {target}: the compressed copy's arrays differ from {src}'s")
+        dtype = "float32 (compressed)"
+    check["bytes_shipped"] = target.stat().st_size
     digest = sha256(target)
 
     split = read_imagefolder(Path(args.data))["test"]

@@ -46,7 +46,7 @@ COMPACT_MIN_SIZE = 1024
 
 def compact_model(src, dst, dtype: str = "float16") -> dict:
     """Write ``src`` (a model file or run folder) to ``dst`` with its large float32 state
-    arrays as ``dtype``, compressed. Returns ``{"arrays": names converted, "bytes": (before,
+    arrays as ``dtype``, compressed (``dtype="float32"``: compressed only, lossless). Returns ``{"arrays": names converted, "bytes": (before,
     after)}``; the model's meta records the conversion (``meta["compact"]``)."""
     import json
 
@@ -63,8 +63,10 @@ def compact_model(src, dst, dtype: str = "float16") -> dict:
             converted.append(k[len("state/"):])
         else:
             out[k] = v
-    meta["compact"] = {"dtype": str(np.dtype(dtype)), "arrays": converted,
-                       "note": "stored in reduced precision; loading casts back to float32"}
+    reduced = np.dtype(dtype) != np.float32
+    meta["compact"] = {"dtype": str(np.dtype(dtype)), "arrays": converted if reduced else [],
+                       "note": "stored in reduced precision; loading casts back to float32" if reduced
+                       else "float32, compressed (lossless)"}
     out["meta"] = np.array(json.dumps(meta, default=str))
     with atomic_write(Path(dst)) as fh:
         np.savez_compressed(fh, **out)
