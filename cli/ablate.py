@@ -7,6 +7,7 @@ import click
 from .options import (CommaList, MethodName, budget_option, data_options, dataset_option, device_option, executor_options,
                       figures_option, out_option, profile_option, resume_option, set_option)
 from .runs import command_line, summary_line
+from .studies import echo_study
 from .ui import ui_of
 
 
@@ -42,7 +43,6 @@ def ablate_command(ctx, method, dataset, root, data, profile, arm_names, extra_a
     """
     from histnet.ablation import parse_arm, run_ablation
     from histnet.methods import parse_overrides
-    from histnet.report import to_markdown
 
     ui = ui_of(ctx)
     extra = [parse_arm(a) for a in extra_arms]
@@ -51,6 +51,4 @@ def ablate_command(ctx, method, dataset, root, data, profile, arm_names, extra_a
                        scheduler=scheduler, out=out, resume=resume, figures=figures, command=command_line(),
                        progress=ui.progress, notify=ui.note, on_result=lambda r: ui.note(summary_line(r)),
                        budget=budget)
-    click.echo(to_markdown(res.table))
-    click.echo(res.caption)
-    ui.note(f"written: {', '.join(str(p) for p in res.paths)}")
+    echo_study(ui, res.table, res.caption, res.paths)

@@ -34,6 +34,15 @@ def usage_errors():
         raise click.BadParameter(str(e), param_hint=OPTION_HINTS.get(e.option, e.option)) from None
 
 
+def echo_study(ui, table, line: str, paths) -> None:
+    """A study's table (Markdown) and the line under it on stdout; the files written as a note."""
+    from histnet.report import to_markdown
+
+    click.echo(to_markdown(table))
+    click.echo(line)
+    ui.note(f"written: {', '.join(str(p) for p in paths)}")
+
+
 @click.command("progression", short_help="Every historical method on one data set, side by side.")
 @dataset_option("A data set name or a folder in a known layout.")
 @data_options
@@ -62,7 +71,6 @@ def progression_command(ctx, dataset, root, data, profile, methods, until, devic
 
     With no options: the built-in mnist5k and the quick profile, a few minutes on 2 cores.
     """
-    from histnet.report import to_markdown
     from histnet.studies import run_progression
 
     ui = ui_of(ctx)
@@ -75,14 +83,10 @@ def progression_command(ctx, dataset, root, data, profile, methods, until, devic
             from histnet.studies import run_budget_sweep
 
             res = run_budget_sweep(dataset, budget, **common)
-            click.echo(to_markdown(res.table))
-            click.echo(res.line)
-            ui.note(f"written: {', '.join(str(p) for p in res.paths)}")
+            echo_study(ui, res.table, res.line, res.paths)
             return
         res = run_progression(dataset, budget=budget[0] if budget else None, **common)
-    click.echo(to_markdown(res.table))
-    click.echo(res.jump_line)
-    ui.note(f"written: {', '.join(str(p) for p in res.paths)}")
+    echo_study(ui, res.table, res.jump_line, res.paths)
 
 
 @click.command("crossover", short_help="Accuracy against training images per class, per method.")
@@ -109,7 +113,6 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
                       out, resume, reuse_from, budget):
     """Train each method on growing training sets and draw accuracy against images per
     class: where the CNN overtakes the hand-crafted pipelines ("scale matters")."""
-    from histnet.report import to_markdown
     from histnet.studies import run_crossover
 
     ui = ui_of(ctx)
@@ -119,9 +122,7 @@ def crossover_command(ctx, dataset, root, sizes, methods, test_n_per_class, seed
                             profile=profile, device=device, executor=executor, scheduler=scheduler, out=out,
                             resume=resume, reuse_from=reuse_from, command=command_line(), progress=ui.progress,
                             notify=ui.note, on_result=lambda r: ui.note(summary_line(r)), budget=budget)
-    click.echo(to_markdown(res.table))
-    click.echo(res.crossover_line)
-    ui.note(f"written: {', '.join(str(p) for p in res.figure_paths)}")
+    echo_study(ui, res.table, res.crossover_line, res.figure_paths)
 
 
 @click.command("cost", short_help="FLOPs, time and memory per method (CPU vs GPU where present).")

@@ -5,12 +5,11 @@ A :class:`Budget` is a wall-clock allowance that the experiment runner hands a m
 honours it in its own way and writes down how, so that the record says where the time
 went and what was cut:
 
-* :class:`~histnet.methods.FeatureSvmMethod` (every hand-crafted pipeline): the
-  codebook is fitted as configured, then one probe batch measures what a training image
-  costs to describe; if the whole training set does not fit into half of what is left,
-  a seeded, class-balanced subset that does is described, and the SVM's Newton
-  iterations stop at the deadline (the weights after the last finished iteration are
-  the model).
+* :class:`~histnet.methods.FeatureSvmMethod` (every hand-crafted pipeline): a dense-SIFT
+  codebook samples descriptors for at most a fifth of the time; the training images are
+  then described in a seeded order that deals the classes out in turn (every prefix is
+  class-balanced) until half of what is left is spent, and the SVM's Newton iterations
+  stop at the deadline (the weights after the last finished iteration are the model).
 * :class:`~histnet.methods.ImageCnnMethod` (every CNN): the Trainer times its first
   steps and shortens the schedule to the whole epochs that fit (one partial epoch when
   not even one fits), so a one-cycle schedule still anneals; a step past the deadline
@@ -20,8 +19,9 @@ went and what was cut:
 
 What is not counted: loading the data (shared by every method of a progression) and
 scoring the test set (reported beside it as ``predict_s``). A budget too small to do
-anything useful (not one SVM iteration, not one training step, fewer than two training
-images per class) is a :class:`BudgetError`, one ``Error:`` line naming ``--budget``.
+anything useful (a codebook, or the first batch of features, that takes all of it; the
+time up before four training steps) is a :class:`BudgetError`, one ``Error:`` line naming
+``--budget``.
 
 Equal compute: ``histnet progression --budget 5m`` gives every method the same budget on
 the same machine, the table says so, and several budgets (``--budget 1m,4m,16m``) draw
@@ -135,9 +135,3 @@ class Budget:
         return {"seconds": self.seconds, "label": format_duration(self.seconds),
                 "used_s": round(self.elapsed(), 3), "limited": self.limited, "how": list(self.notes)}
 
-
-def affordable(budget: Optional[Budget], share: float, unit_s: float) -> Optional[int]:
-    """How many units of ``unit_s`` seconds fit into ``share`` of what is left (None: no budget)."""
-    if budget is None:
-        return None
-    return int(budget.remaining() * share / max(unit_s, 1e-9))

@@ -307,13 +307,12 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             warnings=health_warnings(curve),
         )
         if budget is not None:
-            record["budget"] = {**budget.summary(), "honoured": bool(method_cls.honours_budget)}
+            spent = record["budget"] = {**budget.summary(), "honoured": bool(method_cls.honours_budget)}
             if not method_cls.honours_budget:
-                record["budget"]["how"] = [f"{spec.method} does not keep to a budget: it ran to the end"]
-                record["warnings"].append(f"ran without its {budget.summary()['label']} budget "
-                                          "(the method does not keep to one)")
+                spent["how"] = [f"{spec.method} does not keep to a budget: it ran to the end"]
+                record["warnings"].append(f"ran without its {spent['label']} budget (the method does not keep to one)")
             elif budget.limited:
-                record["warnings"].append(f"not converged: cut by its {budget.summary()['label']} budget")
+                record["warnings"].append(f"not converged: cut by its {spent['label']} budget")
         figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
         if figs:
             save_npz(run_dir / "figures.npz", figs)

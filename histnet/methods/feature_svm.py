@@ -248,7 +248,7 @@ class FeatureSvmMethod(Method):
             done += len(images)
             last = budget.clock() - t0
             stage.update(b)
-            if budget.clock() > budget.deadline and b == 1:
+            if b == 1 and budget.expired():
                 raise budget.too_small(self.name, f"describing the first {done} training images took "
                                                   f"{last:.2f} s, more than the whole budget")
             if done < len(train) and budget.clock() + last > stop_at:
