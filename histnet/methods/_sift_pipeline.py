@@ -236,7 +236,7 @@ class SiftPipelineMethod(FeatureSvmMethod):
             v = getattr(c, name)
             if not _is_int(v) or v < 1:
                 raise ConfigError(f"{self.name}: {name} must be a positive integer, got {v!r}")
-        for name, zero in (("bin_size", "follow the image"), ("step", "half the bin"),
+        for name, zero in (("bin_size", "follow the image"), ("step", "follow the image"),
                            ("descriptors_per_word", "the configured codebook size")):
             v = getattr(c, name)
             if not _is_int(v) or v < 0:

@@ -51,7 +51,7 @@ from ..errors import CheckpointError, ConfigError, DataError
 from ..io import load_npz, save_npz
 from ..tiles import tile_images
 from .contract import Method
-from .pixels_svm import pixel_features
+from .pixels_svm import downscale_for, pixel_features
 from .registration import register
 
 
@@ -149,8 +149,7 @@ class DBNMethod(Method):
             return int(self.factor_)
         if d >= 1:
             return int(d)
-        h, w = (image_shape if image_shape is not None else self.image_shape_)[:2]
-        return max(1, -(-min(int(h), int(w)) // 32))
+        return downscale_for(image_shape if image_shape is not None else self.image_shape_)
 
     def input_shape(self, image_shape=None) -> tuple:
         """``(H // f, W // f, C)``: the pixels the first RBM sees, for images of ``image_shape``

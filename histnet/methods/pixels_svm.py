@@ -113,6 +113,14 @@ def pixel_features(images, grey: bool = False, downscale: int = 1, dtype="float3
     return x.reshape(x.shape[0], -1)
 
 
+def downscale_for(image_shape) -> int:
+    """The averaging factor that follows the image: ``ceil(side / 32)`` with side = min(H, W),
+    so at most about 32 x 32 x C values remain (1 up to 32 px, 2 on 64-px photos). The rule
+    of ``downscale=0`` here and in ``dbn``."""
+    h, w = image_shape[:2]
+    return max(1, -(-min(int(h), int(w)) // 32))
+
+
 @register
 class PixelsSvm(FeatureSvmMethod):
     """Standardised raw pixels into a one-vs-rest linear SVM (the baseline)."""
@@ -144,8 +152,7 @@ class PixelsSvm(FeatureSvmMethod):
         """The downscale factor: the configured one, or ``ceil(side / 32)`` for ``downscale=0``."""
         if int(self.config.downscale) >= 1:
             return int(self.config.downscale)
-        h, w = (image_shape if image_shape is not None else self.image_shape_)[:2]
-        return max(1, -(-min(int(h), int(w)) // 32))
+        return downscale_for(image_shape if image_shape is not None else self.image_shape_)
 
     def settings_for(self, image_shape, n_train=None) -> dict:
         return {"downscale": self.factor(tuple(image_shape))}
