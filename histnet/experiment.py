@@ -37,6 +37,7 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -51,7 +52,7 @@ from .backend import get_backend, to_host
 from .budget import Budget, format_duration
 from .errors import HistnetError, NotLearningError
 from .evaluate import Stopwatch, evaluate, machine_info, peak_memory_mb
-from .io import atomic_write, ensure_writable_folder, remove_stale_temporaries, save_npz, write_json
+from .io import CHECKPOINT_SUFFIX, atomic_write, ensure_writable_folder, remove_stale_temporaries, save_npz, write_json
 from .methods import get_method, make_config
 from .methods.saved import MODEL_FILE
 from .nn.health import health_warnings
@@ -93,6 +94,11 @@ class JobSpec:
     budget : float or None
         Seconds of wall clock the method's fit may take (``--budget``; :mod:`histnet.budget`).
         Part of the run id when set (runs without one keep their ids).
+    weights_from : str or None
+        The run id of a finished job in the same output folder whose trained weights this
+        job scores instead of training its own (its final training checkpoint is copied in
+        and resumed, so only the test pass runs): an ablation arm that changes only how
+        the test set is scored (``test_crops``). Part of the run id when set.
     """
 
     method: str
@@ -106,6 +112,7 @@ class JobSpec:
     tag: str = ""
     save_model: bool = True
     budget: Optional[float] = None
+    weights_from: Optional[str] = None
 
     def dataset_slug(self) -> str:
         name = Path(self.dataset).name if ("/" in self.dataset or Path(self.dataset).exists()) else self.dataset
@@ -115,6 +122,8 @@ class JobSpec:
         key = {"profile": self.profile, "overrides": self.overrides, "data": self.data, "device": self.device}
         if self.budget is not None:
             key["budget"] = float(self.budget)
+        if self.weights_from is not None:
+            key["weights_from"] = self.weights_from
         key = json.dumps(key, sort_keys=True, default=str)
         h = hashlib.sha1(key.encode()).hexdigest()[:8]
         return f"{self.method}__{self.dataset_slug()}__seed{self.seed}__{h}"
@@ -218,6 +227,19 @@ def _save_model(method, run_dir: Path, splits) -> Optional[str]:
     return MODEL_FILE
 
 
+def _copy_trained_weights(source: Path, run_dir: Path) -> None:
+    """Put ``source``'s final training checkpoint(s) in ``run_dir`` (``JobSpec.weights_from``),
+    unless ``run_dir`` already has its own (an interrupted scoring run)."""
+    if list(run_dir.glob(f"*{CHECKPOINT_SUFFIX}")):
+        return
+    found = sorted(source.glob(f"*{CHECKPOINT_SUFFIX}")) if is_finished(source) else []
+    if not found:
+        raise HistnetError(f"{source}: no finished run with a training checkpoint whose weights this run could "
+                           "score (run its recipe first, in the same --out folder)")
+    for f in found:
+        shutil.copyfile(f, run_dir / f.name)
+
+
 def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[ProgressCallback] = None,
             command: Optional[str] = None, notify: Optional[Callable[[str], None]] = None,
             raise_errors: bool = False) -> dict:
@@ -274,8 +296,11 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
             "train_checksum": splits.train.provenance.get("checksum"),
         }
         budget = Budget(spec.budget) if spec.budget is not None else None
-        method = method_cls(config, backend=backend, seed=spec.seed, progress=progress,
-                            workdir=run_dir, resume=resume, notify=notify, budget=budget)
+        if spec.weights_from is not None:
+            record["weights_from"] = spec.weights_from
+            _copy_trained_weights(Path(out_dir) / spec.weights_from, run_dir)
+        method = method_cls(config, backend=backend, seed=spec.seed, progress=progress, workdir=run_dir,
+                            resume=resume or spec.weights_from is not None, notify=notify, budget=budget)
         if budget is not None:
             record["budget"] = {"seconds": budget.seconds, "label": format_duration(budget.seconds)}
             budget.start()

@@ -17,6 +17,10 @@ from pathlib import Path
 import numpy as np
 
 
+#: a trained net's checkpoint in its run folder: ``<method>-checkpoint.npz``
+CHECKPOINT_SUFFIX = "-checkpoint.npz"
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb"):
     """Open a temporary file beside ``path``; rename it over ``path`` on success.

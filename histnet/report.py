@@ -890,7 +890,11 @@ def plot_training_error(records: Mapping[str, list], arms: Sequence[str], out_ba
     for i, name in enumerate(arms):
         for r in records.get(name, [])[:1]:
             curve = r.get("learning_curve") or []
-            if curve:
+            trace = [p for c in curve for p in (c.get("trace") or ())]
+            if trace:  # the trainer's tenths of an epoch, as the paper's figure draws it
+                ax.plot([p[0] for p in trace], [100 * p[1] for p in trace], "-", lw=1.4, color=f"C{i}",
+                        label=name)
+            elif curve:
                 ax.plot([c["epoch"] for c in curve], [100 * c["train_error"] for c in curve], "o-", ms=3,
                         color=f"C{i}", label=name)
     ax.axhline(100 * target, color="0.5", ls="--", lw=1, label=f"{target:.0%}")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from histnet.ablation import FULL, Arm, ablation_table, arms_of, epochs_to, judge, parse_arm, run_ablation
+from histnet.ablation import FULL, Arm, ablation_table, arms_of, epochs_to, judge, lowest_error, parse_arm, run_ablation
 from histnet.errors import ConfigError
 from histnet.methods import get_method, make_config
 from histnet.nn import Conv2D, MaxPool2D, Tanh
@@ -80,10 +80,21 @@ def test_verdicts_on_synthetic_records():
     relu, tanh = _curve([0.6, 0.3, 0.2, 0.1]), _curve([0.8, 0.6, 0.5, 0.4, 0.3, 0.24])
     assert epochs_to(relu) == (3, 30.0) and epochs_to(tanh) == (6, 60.0)
     v, why = judge(slower, [_rec(0.1, relu)], [_rec(0.2, tanh)])
-    assert v == "holds" and "2.0 times faster (paper: six)" in why
+    assert v == "holds" and "2.0 times faster (paper: six, at 25%)" in why
     v, why = judge(slower, [_rec(0.1, relu)], [_rec(0.2, _curve([0.8, 0.7]))])
     assert v == "holds" and "tanh not in 2" in why
-    assert judge(slower, [_rec(0.5, _curve([0.6, 0.5]))], [_rec(0.5, tanh)])[0] == "not comparable"
+    # a schedule too short for ReLU to reach 25%: the same measure at the lowest error both reached
+    v, why = judge(slower, [_rec(0.5, _curve([0.6, 0.5]))], [_rec(0.5, _curve([0.8, 0.6, 0.55]))])
+    assert v == "holds" and "did not reach 25% training error in 2 epochs; measured at 55.0%" in why
+    assert "after 2.0 epochs with ReLU, 3.0 with tanh: 1.5 times faster" in why
+    assert judge(slower, [_rec(0.5, _curve([0.6, 0.5]))], [_rec(0.5, [])])[0] == "not comparable"
+    # the trainer's trace resolves the measure to a tenth of an epoch
+    traced = [{"epoch": 1, "train_error": 0.5, "seconds": 10.0,
+               "trace": [[0.5, 0.6, 5.0], [1.0, 0.4, 10.0]]},
+              {"epoch": 2, "train_error": 0.3, "seconds": 10.0,
+               "trace": [[1.5, 0.33, 5.0], [2.0, 0.24, 10.0]]}]
+    assert epochs_to(traced) == (2.0, 20.0) and epochs_to(traced, 0.4) == (1.0, 10.0)
+    assert epochs_to(traced, 0.35) == (1.5, 15.0) and lowest_error(traced) == 0.24
     table = ablation_table([worse], {FULL: [_rec(0.2)], "no-x": [_rec(0.25)]})
     assert list(table["arm"]) == [FULL, "no-x"] and table.iloc[1]["vs full (points)"] == "+5.00"
 
@@ -145,6 +156,27 @@ def test_an_arm_that_changes_nothing_under_the_profile_is_not_comparable(tmp_pat
                        figures=False, out=tmp_path / "a")
     row = res.table[res.table["arm"] == "no-augmentation"].iloc[0]
     assert row["verdict"] == "not comparable" and "changes nothing here" in row["why"]
+    assert not res.records.get("no-augmentation")  # and it is not run
+    assert len([d for d in (tmp_path / "a").iterdir() if d.is_dir()]) == 1
+
+
+def test_an_arm_that_only_scores_differently_reuses_the_full_recipes_weights(tmp_path):
+    # with ten-crop testing in the recipe, the centre-crop arm is the same net scored another way
+    res = run_ablation("alexnet-cifar", "mnist5k", data=TINY, overrides={**SHORT, "test_crops": "ten"},
+                       arms=["center-crop"], figures=False, out=tmp_path / "a")
+    (full,), (arm,) = res.records[FULL], res.records["center-crop"]
+    assert arm["status"] == "ok" and arm["weights_from"] == full["run_id"]
+    assert arm["learning_curve"] == full["learning_curve"]  # no training of its own
+    assert arm["config"]["test_crops"] == "center" and full["config"]["test_crops"] == "ten"
+    assert arm["timing"]["fit_s"] < full["timing"]["fit_s"] / 3
+    row = res.table[res.table["arm"] == "center-crop"].iloc[0]
+    assert "scored with the full recipe's trained weights" in row["why"]
+    # the scored copy is the full recipe's net: its ten-crop scores are the full recipe's
+    from histnet.experiment import JobSpec, run_job
+    again = run_job(JobSpec("alexnet-cifar", "mnist5k", profile="quick", overrides={**SHORT, "test_crops": "ten",
+                                                                                     "epochs": "2"},
+                            data=TINY, weights_from=full["run_id"]), tmp_path / "a")
+    assert again["top1_error"] == full["top1_error"]
 
 
 def test_an_arm_whose_runs_are_the_full_recipes_is_not_comparable():

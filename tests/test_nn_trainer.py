@@ -43,6 +43,21 @@ def test_trainer_learns_and_reports_progress():
     assert len(events) == 6 * 8 and events[-1].total == 8 and "loss" in events[-1].message
 
 
+def test_training_error_trace_resolves_each_epoch():
+    """Each epoch carries TRACE_POINTS windows of training error at fractional epochs; the
+    windows' errors, weighted by their batches, are the epoch's train_error."""
+    X, y = _data(n=200)  # 13 batches of 16: windows of one batch (13 // 10), none left over
+    hist = _trainer(_model()).fit((X, y), None, epochs=3, batch_size=16, seed=0)
+    for e in hist:
+        tr = e["trace"]
+        epochs = [p[0] for p in tr]
+        assert len(tr) == 13 and epochs == sorted(epochs)
+        assert e["epoch"] - 1 < epochs[0] < epochs[-1] == pytest.approx(e["epoch"])
+        sizes = [16] * 12 + [200 - 12 * 16]
+        assert np.dot([p[1] for p in tr], sizes) / 200 == pytest.approx(e["train_error"])
+        assert [p[2] for p in tr] == sorted(p[2] for p in tr) and tr[-1][2] <= e["seconds"] + 1e-3  # rounded to ms
+
+
 def test_resume_after_interrupt_gives_identical_run(tmp_path):
     X, y = _data()
     ds = (X, y)  # the Trainer takes a Dataset or (X, y); the next test uses a Dataset
@@ -66,8 +81,11 @@ def test_resume_after_interrupt_gives_identical_run(tmp_path):
     resumed_model = _model()
     hist = _trainer(resumed_model, schedule="plateau").fit(ds, ds, epochs=4, batch_size=16, seed=7,
                                                            checkpoint_path=ck, resume=True)
-    strip = lambda h: [{k: v for k, v in e.items() if k != "seconds"} for e in h]  # noqa: E731
+    def strip(h):  # timings differ between runs; the trace's [epoch, error] must not
+        return [{**{k: v for k, v in e.items() if k not in ("seconds", "trace")},
+                 "trace": [p[:2] for p in e["trace"]]} for e in h]
     assert strip(hist) == strip(ref)
+    assert all(e["trace"] for e in ref)
     for k, v in full.state_dict().items():
         np.testing.assert_array_equal(resumed_model.state_dict()[k], v)
 

@@ -55,6 +55,7 @@ from ..backend import FLOAT, get_array_module, to_device, to_host
 from ..budget import BudgetError
 from ..data import augment
 from ..errors import ConfigError, DataError
+from ..io import CHECKPOINT_SUFFIX
 from ..tiles import tile_images
 from ..nn import (SGD, BatchNorm, Conv2D, Dropout, Linear, ReLU, Sequential, Tanh, Trainer, make_schedule,
                   softmax)
@@ -113,6 +114,10 @@ class CnnConfig:
     activation : {"relu", "tanh"}, default="relu"
         The hidden units' non-linearity (the 2012 paper's Figure 1 compares the two).
     """
+
+    #: fields that change only how the test set is scored: an ablation arm that changes
+    #: nothing else scores the full recipe's trained weights (``JobSpec.weights_from``)
+    test_time_fields: ClassVar[tuple] = ("test_crops",)
 
     epochs: int = 90
     batch_size: int = 128
@@ -339,7 +344,7 @@ class ImageCnnMethod(Method):
         trainer = Trainer(self.net_, opt, self._schedule(), preprocess=self._prepare, xp=self.xp,
                           progress=self.progress, checkpoint_every_s=60 * cfg.checkpoint_minutes,
                           name=self.name, stop_if_stuck=cfg.stop_if_stuck)
-        ckpt = self.workdir / f"{self.name}-checkpoint.npz" if self.workdir is not None else None
+        ckpt = self.workdir / f"{self.name}{CHECKPOINT_SUFFIX}" if self.workdir is not None else None
         epochs = self.epochs_for(len(train))
         budget = self.budget
         try:
