@@ -358,7 +358,7 @@ def the_jump(df: pd.DataFrame) -> dict:
 JUMP_CONTEXT = ("the CNN overtakes the hand-crafted pipelines only with data: on CIFAR-10 the committed crossover "
                 "(results/crossover-cifar10) has alexnet-cifar overtake Fisher vectors between 1,000 and 5,000 "
                 "training images per class (about 1,600), and at 5,000 per class its error is 0.65 of theirs "
-                "(17.10% vs 26.18%, results/progression-cifar10)")
+                "(17.10% vs 26.19%, results/progression-cifar10)")
 
 
 def jump_context(j: dict) -> str:
