@@ -132,15 +132,21 @@ def main(argv=None) -> int:
     check["bytes_shipped"] = target.stat().st_size
     digest = sha256(target)
 
-    split = read_imagefolder(Path(args.data))["test"]
-    first = [Path(f) for f in split.files[:N_FIRST]]
-    if not np.array_equal(np.asarray(split.labels[:N_FIRST]), labels[:N_FIRST]):
-        sys.exit("Error: the folder's file order is not the loader's test order")
     names = list(test.class_names)
+    if Path(args.data).is_dir() and (Path(args.data) / "test").is_dir():  # an ImageFolder: its own files
+        split = read_imagefolder(Path(args.data))["test"]
+        first = [Path(f) for f in split.files[:N_FIRST]]
+        if not np.array_equal(np.asarray(split.labels[:N_FIRST]), labels[:N_FIRST]):
+            sys.exit("Error: the folder's file order is not the loader's test order")
+        files = [f"{names[int(y)]}/{f.name}" for f, y in zip(first, labels[:N_FIRST])]
+    else:  # arrays (MNIST's IDX files): the first test images written as lossless PNGs
+        first = None
+        files = [f"{names[int(y)]}/{i:05d}.png" for i, y in enumerate(labels[:N_FIRST])]
     check.update(
         model="model.npz", sha256=digest, dtype=dtype, top1_error=float((pred != labels).mean()),
         record_top1_error=committed["top1_error"],
-        first100={"files": [f"{names[int(y)]}/{f.name}" for f, y in zip(first, labels[:N_FIRST])],
+        samples=args.samples.name if args.samples is not None else None,
+        first100={"files": files,
                   "labels": [int(v) for v in labels[:N_FIRST]],
                   "predicted": [int(v) for v in pred[:N_FIRST]],
                   "top1_error": float((pred[:N_FIRST] != labels[:N_FIRST]).mean())},
@@ -150,10 +156,15 @@ def main(argv=None) -> int:
     (args.into / "model-check.json").write_text(json.dumps(check, indent=1) + "\n")
     update_checksums(args.checksums, target, digest)
     if args.samples is not None:
-        for f, y in zip(first, labels[:N_FIRST]):
-            dest = args.samples / names[int(y)] / f.name
+        for i, rel in enumerate(files):
+            dest = args.samples / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, dest)
+            if first is not None:
+                shutil.copyfile(first[i], dest)
+            else:
+                from PIL import Image
+
+                Image.fromarray(np.asarray(test.get_images([i]))[0].squeeze()).save(dest)
     print(f"kept {dtype}: {target} ({target.stat().st_size:,} bytes, sha256 {digest[:12]}...); "
           f"first {N_FIRST} test images: {100 * check['first100']['top1_error']:.0f}% error")
     return 0

@@ -28,7 +28,8 @@ Run time: about 30-45 minutes for both arms on a quiet 2-core machine by FLOP co
 docs/dbn.md; ``--estimate`` measures it on yours).
 
 Outputs in ``--out``: ``result.json`` (test errors, timings, learning curves, configs, machine),
-``dbn-pretrained.npz`` / ``dbn-random-init.npz`` (the models, :meth:`Method.load`),
+``<arm>/model.npz`` and ``<arm>/result.json`` (each arm's model, :meth:`Method.load`, and
+its ordinary run record, so ``histnet predict OUT/pretrained digit.png`` works),
 ``figures.npz`` (first-layer filter grid and a grid of 25 samples from the pretrained DBN) and
 ``dbn-mnist.png`` / ``.svg`` drawn from those: the filters, the samples, and both arms'
 fine-tuning curves with their test errors. ``--redraw`` redraws the figure from ``result.json``
@@ -54,7 +55,9 @@ def _progress(event):
 
 def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet: bool):
     """Fit one arm (pretrained or not), score it on the test split; returns its record."""
-    from histnet.evaluate import Stopwatch, evaluate
+    from histnet.evaluate import Stopwatch, evaluate, machine_info
+    from histnet.experiment import versions
+    from histnet.io import write_json
 
     workdir = out / arm
     workdir.mkdir(parents=True, exist_ok=True)
@@ -66,10 +69,26 @@ def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet
     with Stopwatch() as t_pred:
         scores = np.concatenate([m.predict_scores(images) for images, _ in test.batches(2000)])
     res = evaluate(scores, test.labels, test.class_names)
-    m.save(out / f"dbn-{arm}.npz")
+    m.save(workdir / "model.npz")
     pre = [[h.get("seconds", 0.0) for h in hist] for hist in getattr(m.model_, "pretrain_history_", [])]
+    # the arm as an ordinary run record beside its model (what `histnet predict` and
+    # benchmarks/commit_models.py read); a resumed arm's fit_s is only this process's, so
+    # epochs_s sums the recorded epoch times of every stage, as histnet run does
+    epochs_s = sum(sum(p) for p in pre) + sum(float(h.get("seconds") or 0.0) for h in m.history_ or [])
+    write_json(workdir / "result.json", {
+        "schema": 1, "run_id": f"dbn-mnist-{arm}", "method": "dbn", "seed": seed, "profile": "full",
+        "overrides": {k: v for k, v in cfg.__dict__.items() if k in ("pretrain", "finetune", "rbm_epochs",
+                                                                    "finetune_epochs", "lr")},
+        "status": "ok", "top1_error": res["top1_error"], "top5_error": res["top5_error"], "metrics": res,
+        "dataset": {"name": test.name, "n_train": len(splits.train), "n_test": len(test),
+                    "n_classes": test.n_classes, "image_shape": list(splits.train.image_shape)},
+        "timing": {"fit_s": t_fit.seconds, "predict_s": t_pred.seconds, "epochs_s": epochs_s},
+        "config": cfg.__dict__, "command": " ".join(["python"] + sys.argv), "versions": versions(),
+        "machine": machine_info(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": "model.npz"})
     return m, {
-        "arm": arm, "test_error": res["top1_error"], "fit_s": t_fit.seconds, "predict_s": t_pred.seconds,
+        "arm": arm, "test_error": res["top1_error"], "fit_s": t_fit.seconds, "epochs_s": epochs_s,
+        "predict_s": t_pred.seconds, "machine": machine_info(),
         "pretrain_s_per_epoch_by_layer": [float(np.mean(p)) if p else None for p in pre],
         "finetune_s_per_epoch": (float(np.mean([h["seconds"] for h in m.history_]))
                                  if m.history_ and "seconds" in m.history_[0] else None),
@@ -220,6 +239,13 @@ def main(argv=None):
         records.append(rec)
         print(f"{arm}: test error {100 * rec['test_error']:.2f}% ({rec['fit_s']:.0f} s to fit)", flush=True)
 
+    previous = args.out / "result.json"
+    if not args.estimate and previous.exists():  # arms run another time (--arms) stay, with their machine
+        before = json.loads(previous.read_text())
+        ran = {r["arm"] for r in records}
+        kept = [{"machine": before.get("machine"), **a} for a in before.get("arms", []) if a["arm"] not in ran]
+        order = ["pretrained", "random-init", "up-down"]
+        records = sorted(records + kept, key=lambda a: order.index(a["arm"]) if a["arm"] in order else len(order))
     summary = {"experiment": "dbn-mnist", "data": str(args.data), "n_train": len(splits.train),
                "n_test": len(splits.test), "device": args.device, "machine": machine_info(),
                "total_s": time.perf_counter() - t0, "arms": records,

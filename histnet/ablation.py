@@ -173,6 +173,10 @@ def judge(arm: Arm, full: Sequence[dict], runs: Sequence[dict]) -> tuple:
     return ("holds" if holds else "does not hold here"), moves + seeds
 
 
+def _epochs(n: float) -> str:
+    return f"{n:g} epoch" if n == 1 else (f"{n:g} epochs" if float(n).is_integer() else f"{n:.1f} epochs")
+
+
 def _judge_speed(full, runs) -> tuple:
     """The paper's Figure 1 measure: epochs until the training error first reaches 25%, ReLU
     (the full recipe) against tanh (the arm). When the shared schedule is too short for the
@@ -187,13 +191,13 @@ def _judge_speed(full, runs) -> tuple:
             return "not comparable", "a run has no learning curve"
         target = max(lows)
         n_full = len(full[0].get("learning_curve") or [])
-        note = (f"ReLU did not reach {TARGET_TRAIN_ERROR:.0%} training error in {n_full} epochs; measured at "
+        note = (f"ReLU did not reach {TARGET_TRAIN_ERROR:.0%} training error in {_epochs(n_full)}; measured at "
                 f"{target:.1%}, the lowest both reached: ")
     fast = [epochs_to(r.get("learning_curve"), target) for r in full]
     slow = [epochs_to(r.get("learning_curve"), target) for r in runs]
     f_ep = float(np.mean([x[0] for x in fast]))
     if any(x is None for x in slow):
-        return "holds", (f"{note}ReLU reached {target:.0%} training error in {f_ep:.1f} epochs, tanh not in "
+        return "holds", (f"{note}ReLU reached {target:.0%} training error in {_epochs(f_ep)}, tanh not in "
                          f"{n_epochs}: at least {n_epochs / f_ep:.1f} times faster (paper: six)")
     s_ep = float(np.mean([x[0] for x in slow]))
     ratio = s_ep / f_ep

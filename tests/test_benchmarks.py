@@ -37,6 +37,18 @@ def test_dbn_mnist_writes_both_arms_and_the_figure(tmp_path):
     assert arms["random-init"]["pretrain_history"] == []
     figs = dict(np.load(out / "figures.npz", allow_pickle=False))
     assert figs["filters"].ndim == 2 and figs["samples"].ndim == 2  # grey grids: 100 filters, 25 samples
+    # each arm is also an ordinary run folder: its record and model, which `histnet predict` reads
+    for arm, rec in arms.items():
+        run = json.loads((out / arm / "result.json").read_text())
+        assert run["top1_error"] == rec["test_error"] and run["status"] == "ok"
+        assert run["dataset"]["name"] == "mnist5k" and run["dataset"]["n_train"] == 300
+        assert run["timing"]["epochs_s"] > 0 and (out / arm / "model.npz").is_file()
+    # running one arm again (--arms) keeps the other's record, with the machine it ran on
+    _run("benchmarks/dbn_mnist.py", "mnist5k", "--out", str(out), "--limit", "300", "--rbm-epochs", "1",
+         "--finetune-epochs", "2", "--quiet", "--arms", "pretrained")
+    again = {rec["arm"]: rec for rec in json.loads((out / "result.json").read_text())["arms"]}
+    assert list(again) == ["pretrained", "random-init"] and again["random-init"] == arms["random-init"]
+    assert again["pretrained"]["test_error"] == arms["pretrained"]["test_error"]  # resumed, not retrained
     png = out / "dbn-mnist.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     png.unlink()
