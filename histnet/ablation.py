@@ -263,7 +263,8 @@ def ablation_table(arms: Sequence[Arm], records: Mapping[str, list], unchanged: 
         diff = f"{100 * (np.mean(a_ok) - np.mean(f_ok)):+.2f}" if a_ok and f_ok else "n/a"
         verdict, why = judge(arm, full, runs)
         if arm.name in unchanged:
-            verdict, why = "not comparable", "this arm changes nothing here: its settings are the recipe's own"
+            verdict, why = "not comparable", ("this arm changes nothing here: its settings are the recipe's own, "
+                                              "or have no effect on this data (colour noise on grey images); not run")
         elif _same_runs(full, runs) and not any(r.get("weights_from") for r in runs):
             verdict, why = "not comparable", ("this arm's runs are identical to the full recipe's: its change has "
                                               "no effect on this data (colour noise on grey images, for one)")
@@ -337,7 +338,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     """
     from .io import atomic_write, ensure_writable_folder
     from .report import plot_training_error, run_date, write_tables
-    from .studies import data_options, image_size_of
+    from .studies import data_options, training_set_of
 
     cls = get_method(method)
     chosen = arms_of(cls, arms, extra_arms)
@@ -350,11 +351,13 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
         except ConfigError as e:
             raise ConfigError(f"arm {arm.name!r}: {e}") from None
     data = data_options(data)
-    _, name = image_size_of(dataset, root=root, seed=seeds[0], data=data)
+    shape, _, name = training_set_of(dataset, root=root, seed=seeds[0], data=data)
     out = ensure_writable_folder(Path(out or f"runs/ablation-{method}-{Path(name).name}"), "--out")
     command = command if command is not None else shlex.join(["histnet"] + sys.argv[1:])
+    inert = cls(configs[FULL]).inert_settings(shape)  # settings this data ignores (colour noise on grey)
     full_cfg = configs[FULL]
-    unchanged = [a.name for a in chosen if configs[a.name] == full_cfg]  # nothing to run
+    unchanged = [a.name for a in chosen  # nothing to run: the recipe's own settings, on this data
+                 if dataclasses.replace(configs[a.name], **inert) == dataclasses.replace(full_cfg, **inert)]
     scoring = [a.name for a in chosen if a.name not in unchanged and _only_scoring(configs[a.name], full_cfg)]
 
     def spec(arm, sd, weights_from=None):

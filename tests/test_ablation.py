@@ -151,12 +151,16 @@ def test_the_committed_dbn_ablation_table_matches_the_records():
 
 
 def test_an_arm_that_changes_nothing_under_the_profile_is_not_comparable(tmp_path):
-    # the quick profile already has no augmentation: that arm is the full recipe itself
-    res = run_ablation("alexnet-cifar", "mnist5k", data=TINY, overrides=SHORT, arms=["no-augmentation"],
+    # the quick profile already has no augmentation: that arm is the full recipe itself; and
+    # colour noise on grey digits is no change either (the method's inert_settings)
+    res = run_ablation("alexnet-cifar", "mnist5k", data=TINY, overrides=SHORT, arms=["no-augmentation", "pca-noise"],
                        figures=False, out=tmp_path / "a")
-    row = res.table[res.table["arm"] == "no-augmentation"].iloc[0]
-    assert row["verdict"] == "not comparable" and "changes nothing here" in row["why"]
-    assert not res.records.get("no-augmentation")  # and it is not run
+    for arm in ("no-augmentation", "pca-noise"):
+        row = res.table[res.table["arm"] == arm].iloc[0]
+        assert row["verdict"] == "not comparable" and "changes nothing here" in row["why"]
+        assert not res.records.get(arm)  # and it is not run
+    net = get_method("alexnet-cifar")()
+    assert net.inert_settings((28, 28, 1)) == {"pca_noise": 0.0} and net.inert_settings((32, 32, 3)) == {}
     assert len([d for d in (tmp_path / "a").iterdir() if d.is_dir()]) == 1
 
 

@@ -133,6 +133,13 @@ class Method:
         --dataset``); default: none."""
         return {}
 
+    def inert_settings(self, image_shape) -> dict:
+        """Config values that have no effect on images of ``image_shape``, as ``{field: the
+        value they are equivalent to}`` (colour noise on grey images: ``{"pca_noise": 0.0}``).
+        ``histnet ablate`` does not run an arm that differs from the recipe only in these;
+        default: none."""
+        return {}
+
     def learning_curve(self) -> list:
         """Per-epoch records (dicts with ``epoch``, ``train_loss``, ``val_error``, ...) if the
         method trains by epochs; stored in the result. Default: none."""

@@ -430,6 +430,10 @@ class ImageCnnMethod(Method):
         e = self.epochs_for(int(n_train))
         return {"epochs": e, "steps": e * math.ceil(int(n_train) / cfg.batch_size)}
 
+    def inert_settings(self, image_shape) -> dict:
+        """PCA colour noise is drawn along the RGB principal components: grey images get none."""
+        return {"pca_noise": 0.0} if int(image_shape[-1]) != 3 else {}
+
     def resolved_settings(self) -> dict:
         """The epochs the schedule was planned for and those that ran (fewer under a budget)."""
         if not hasattr(self, "history_"):
