@@ -56,8 +56,6 @@ def _progress(event):
 def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet: bool):
     """Fit one arm (pretrained or not), score it on the test split; returns its record."""
     from histnet.evaluate import Stopwatch, evaluate, machine_info
-    from histnet.experiment import versions
-    from histnet.io import write_json
 
     workdir = out / arm
     workdir.mkdir(parents=True, exist_ok=True)
@@ -71,21 +69,11 @@ def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet
     res = evaluate(scores, test.labels, test.class_names)
     m.save(workdir / "model.npz")
     pre = [[h.get("seconds", 0.0) for h in hist] for hist in getattr(m.model_, "pretrain_history_", [])]
-    # the arm as an ordinary run record beside its model (what `histnet predict` and
-    # benchmarks/commit_models.py read); a resumed arm's fit_s is only this process's, so
-    # epochs_s sums the recorded epoch times of every stage, as histnet run does
+    # a resumed arm's fit_s is only this process's: epochs_s sums the recorded epoch times
     epochs_s = sum(sum(p) for p in pre) + sum(float(h.get("seconds") or 0.0) for h in m.history_ or [])
-    write_json(workdir / "result.json", {
-        "schema": 1, "run_id": f"dbn-mnist-{arm}", "method": "dbn", "seed": seed, "profile": "full",
-        "overrides": {k: v for k, v in cfg.__dict__.items() if k in ("pretrain", "finetune", "rbm_epochs",
-                                                                    "finetune_epochs", "lr")},
-        "status": "ok", "top1_error": res["top1_error"], "top5_error": res["top5_error"], "metrics": res,
-        "dataset": {"name": test.name, "n_train": len(splits.train), "n_test": len(test),
-                    "n_classes": test.n_classes, "image_shape": list(splits.train.image_shape)},
-        "timing": {"fit_s": t_fit.seconds, "predict_s": t_pred.seconds, "epochs_s": epochs_s},
-        "config": cfg.__dict__, "command": " ".join(["python"] + sys.argv), "versions": versions(),
-        "machine": machine_info(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": "model.npz"})
+    write_arm_record(workdir, res, splits, cfg, seed,
+                     {"fit_s": t_fit.seconds, "predict_s": t_pred.seconds, "epochs_s": epochs_s},
+                     " ".join(["python"] + sys.argv))
     return m, {
         "arm": arm, "test_error": res["top1_error"], "fit_s": t_fit.seconds, "epochs_s": epochs_s,
         "predict_s": t_pred.seconds, "machine": machine_info(),
@@ -95,6 +83,63 @@ def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet
         "learning_curve": m.history_, "pretrain_history": getattr(m.model_, "pretrain_history_", []),
         "describe": m.describe(), "per_class_accuracy": res["per_class_accuracy"],
     }
+
+
+def write_arm_record(workdir: Path, res: dict, splits, cfg, seed: int, timing: dict, command: str,
+                     machine: dict = None) -> None:
+    """``workdir/result.json``: an arm as an ordinary run record beside its ``model.npz``
+    (what ``histnet predict`` and ``benchmarks/commit_models.py`` read)."""
+    from histnet.evaluate import machine_info
+    from histnet.experiment import versions
+    from histnet.io import write_json
+
+    test = splits.test
+    write_json(workdir / "result.json", {
+        "schema": 1, "run_id": f"dbn-mnist-{workdir.name}", "method": "dbn", "seed": seed, "profile": "full",
+        "overrides": {k: v for k, v in cfg.__dict__.items() if k in ("pretrain", "finetune", "rbm_epochs",
+                                                                    "finetune_epochs", "lr")},
+        "status": "ok", "top1_error": res["top1_error"], "top5_error": res["top5_error"], "metrics": res,
+        "dataset": {"name": test.name, "n_train": len(splits.train), "n_test": len(test),
+                    "n_classes": test.n_classes, "image_shape": list(splits.train.image_shape)},
+        "timing": timing, "config": cfg.__dict__, "command": command, "versions": versions(),
+        "machine": machine or machine_info(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": "model.npz"})
+
+
+def records_from_models(out: Path, data) -> list:
+    """For a finished run whose outputs predate the per-arm records (``dbn-<arm>.npz`` beside
+    ``result.json``): score each arm's model on the test split, check the error is the
+    summary's, and write ``<arm>/model.npz`` and ``<arm>/result.json`` with the summary's
+    timings, config and machine. Nothing is trained."""
+    import shutil
+
+    from histnet.data import load_splits
+    from histnet.evaluate import evaluate
+    from histnet.methods import get_method, make_config
+    from histnet.methods.saved import load_model
+
+    summary = json.loads((out / "result.json").read_text())
+    splits = load_splits(data)
+    written = []
+    for a in summary["arms"]:
+        src = out / f"dbn-{a['arm']}.npz"
+        m = load_model(src)
+        scores = np.concatenate([m.predict_scores(images) for images, _ in splits.test.batches(2000)])
+        res = evaluate(scores, splits.test.labels, splits.test.class_names)
+        if res["top1_error"] != a["test_error"]:
+            sys.exit(f"Error: {src} scores {res['top1_error']:.4f}, its record {a['test_error']:.4f}")
+        workdir = out / a["arm"]
+        workdir.mkdir(exist_ok=True)
+        shutil.copyfile(src, workdir / "model.npz")
+        epochs_s = sum(sum(h.get("seconds", 0.0) for h in hist) for hist in a.get("pretrain_history") or []) + \
+            sum(float(h.get("seconds") or 0.0) for h in a.get("learning_curve") or [])
+        cfg = make_config(get_method("dbn"), {k: v for k, v in a["config"].items()})
+        write_arm_record(workdir, res, splits, cfg, int(summary.get("seed", 0)),
+                         {"fit_s": a["fit_s"], "predict_s": a["predict_s"], "epochs_s": epochs_s},
+                         summary.get("command") or f"python benchmarks/dbn_mnist.py {data} --out {out}",
+                         machine=a.get("machine") or summary.get("machine"))
+        written.append(workdir / "result.json")
+    return written
 
 
 def draw(out: Path) -> list[Path]:
@@ -158,7 +203,7 @@ def ablation_table(out: Path, folder: Path) -> list:
 
     def record(a):
         return {"method": "dbn", "status": "ok", "top1_error": a["test_error"], "learning_curve": a["learning_curve"],
-                "timing": {"fit_s": a["fit_s"]}}
+                "timing": {"fit_s": a["fit_s"], "epochs_s": a.get("epochs_s")}}
 
     arm = Arm.from_spec("no-pretraining", get_method("dbn").ablations["no-pretraining"])
     table = table_of([arm], {FULL: [record(by_arm["pretrained"])], arm.name: [record(by_arm["random-init"])]})
@@ -187,6 +232,9 @@ def main(argv=None):
                          "the projected time of the full run and stop")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     ap.add_argument("--redraw", action="store_true", help="only redraw the figure from --out's records")
+    ap.add_argument("--arm-records", action="store_true",
+                    help="write <arm>/result.json and <arm>/model.npz for a finished run made before the script "
+                         "wrote them (scores dbn-<arm>.npz; trains nothing)")
     ap.add_argument("--ablation-table", type=Path, default=None, metavar="FOLDER",
                     help="only write the pretraining ablation (histnet ablate's table) from --out's records into FOLDER")
     args = ap.parse_args(argv)
@@ -200,6 +248,10 @@ def main(argv=None):
         return
     if args.data is None:
         ap.error("the data folder is required (except with --redraw)")
+    if args.arm_records:
+        for path in records_from_models(args.out, args.data):
+            print(path)
+        return
 
     from histnet.data import load_splits
     from histnet.evaluate import machine_info
@@ -246,7 +298,8 @@ def main(argv=None):
         kept = [{"machine": before.get("machine"), **a} for a in before.get("arms", []) if a["arm"] not in ran]
         order = ["pretrained", "random-init", "up-down"]
         records = sorted(records + kept, key=lambda a: order.index(a["arm"]) if a["arm"] in order else len(order))
-    summary = {"experiment": "dbn-mnist", "data": str(args.data), "n_train": len(splits.train),
+    summary = {"experiment": "dbn-mnist", "data": str(args.data), "seed": args.seed,
+               "command": " ".join(["python"] + sys.argv), "n_train": len(splits.train),
                "n_test": len(splits.test), "device": args.device, "machine": machine_info(),
                "total_s": time.perf_counter() - t0, "arms": records,
                "papers": {"Hinton, Osindero & Teh 2006 (up-down)": 0.0125,

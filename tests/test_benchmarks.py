@@ -43,6 +43,17 @@ def test_dbn_mnist_writes_both_arms_and_the_figure(tmp_path):
         assert run["top1_error"] == rec["test_error"] and run["status"] == "ok"
         assert run["dataset"]["name"] == "mnist5k" and run["dataset"]["n_train"] == 300
         assert run["timing"]["epochs_s"] > 0 and (out / arm / "model.npz").is_file()
+    # a run made before the per-arm records (dbn-<arm>.npz beside the summary) gets them by
+    # scoring its models, nothing trained: the same records, timings included
+    ref = {arm: json.loads((out / arm / "result.json").read_text()) for arm in arms}
+    for arm in arms:
+        (out / arm / "model.npz").rename(out / f"dbn-{arm}.npz")
+        (out / arm / "result.json").unlink()
+    _run("benchmarks/dbn_mnist.py", "mnist5k", "--out", str(out), "--arm-records")
+    for arm in arms:
+        run = json.loads((out / arm / "result.json").read_text())
+        assert run["metrics"]["confusion"] == ref[arm]["metrics"]["confusion"]
+        assert run["timing"] == ref[arm]["timing"] and (out / arm / "model.npz").is_file()
     # running one arm again (--arms) keeps the other's record, with the machine it ran on
     _run("benchmarks/dbn_mnist.py", "mnist5k", "--out", str(out), "--limit", "300", "--rbm-epochs", "1",
          "--finetune-epochs", "2", "--quiet", "--arms", "pretrained")

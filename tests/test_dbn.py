@@ -170,6 +170,8 @@ def test_method_resumes_pretraining_from_its_checkpoint(tmp_path):
     b = cls(cfg, seed=0, workdir=tmp_path, resume=True).fit(train)
     for ra, rb in zip(a.model_.rbms_, b.model_.rbms_):
         np.testing.assert_array_equal(to_host(ra.components_), to_host(rb.components_))
+    # and keeps the pretraining's records (epoch times, monitors) for the run's record
+    assert b.model_.pretrain_history_ == a.model_.pretrain_history_ and len(b.model_.pretrain_history_[0]) == 1
     # the fine-tuning resumed at its end: nothing retrained, same weights
     np.testing.assert_array_equal(to_host(a.model_.mlp_.layers[0].params["W"]),
                                   to_host(b.model_.mlp_.layers[0].params["W"]))

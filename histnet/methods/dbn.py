@@ -418,6 +418,8 @@ def _rbm_state(rbms) -> dict:
         state[f"rbm/{i}/b_hidden"] = to_host(r.intercept_hidden_)
         state[f"rbm/{i}/b_visible"] = to_host(r.intercept_visible_)
         state[f"rbm/{i}/log_variance"] = to_host(r.log_variance_)
+        # its per-epoch record (seconds, monitors): a resumed run keeps its pretraining's times
+        state[f"rbm/{i}/history"] = np.array(json.dumps(list(getattr(r, "history_", []) or [])))
     return state
 
 
@@ -434,6 +436,7 @@ def _rbms_from_state(state, dbn: DBN, backend, source) -> list:
             r.intercept_hidden_ = to_device(state[f"rbm/{i}/b_hidden"], backend.xp, dtype=FLOAT)
             r.intercept_visible_ = to_device(state[f"rbm/{i}/b_visible"], backend.xp, dtype=FLOAT)
             r.log_variance_ = to_device(state[f"rbm/{i}/log_variance"], backend.xp, dtype=FLOAT)
+            r.history_ = json.loads(str(state[f"rbm/{i}/history"])) if f"rbm/{i}/history" in state else []
             rbms.append(r)
     except KeyError as e:
         raise CheckpointError(f"{source}: RBM layer arrays missing ({e})") from None
