@@ -351,7 +351,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
         except ConfigError as e:
             raise ConfigError(f"arm {arm.name!r}: {e}") from None
     data = data_options(data)
-    shape, _, name = training_set_of(dataset, root=root, seed=seeds[0], data=data)
+    shape, n_train, name = training_set_of(dataset, root=root, seed=seeds[0], data=data)
     out = ensure_writable_folder(Path(out or f"runs/ablation-{method}-{Path(name).name}"), "--out")
     command = command if command is not None else shlex.join(["histnet"] + sys.argv[1:])
     inert = cls(configs[FULL]).inert_settings(shape)  # settings this data ignores (colour noise on grey)
@@ -368,8 +368,13 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     trained = [(arm.name, spec(arm, sd)) for arm in everyone if arm.name not in unchanged + scoring for sd in seeds]
     full_ids = {sd: spec(everyone[0], sd).run_id() for sd in seeds}
     scored = [(arm.name, spec(arm, sd, full_ids[sd])) for arm in chosen if arm.name in scoring for sd in seeds]
+    planned = cls(full_cfg).settings_for(shape, n_train)  # what the schedule takes on this data
+    raised = ""
+    if hasattr(full_cfg, "epochs") and isinstance(planned.get("epochs"), int) and planned["epochs"] != full_cfg.epochs:
+        raised = (f"; on these {n_train:,} training images {planned['epochs']:,} epochs, raised to reach "
+                  f"min_steps={full_cfg.min_steps}")
     if notify:
-        notify(f"ablation of {method} on {name}: the full recipe and {len(chosen)} arms "
+        notify(f"ablation of {method} on {name}{raised}: the full recipe and {len(chosen)} arms "
                f"({', '.join(a.name for a in chosen)}) x {len(seeds)} seed(s); runs in {out}"
                + (f"; {', '.join(unchanged)}: the recipe's own settings, not run" if unchanged else "")
                + (f"; {', '.join(scoring)}: the full recipe's weights, scored again" if scoring else ""))
@@ -381,7 +386,7 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
             by_arm.setdefault(arm_name, []).append(rec)
     table = ablation_table(chosen, by_arm, unchanged)
     schedule = ", ".join(f"{k}={getattr(full_cfg, k)}" for k in ("epochs", "batch_size", "lr", "schedule")
-                         if hasattr(full_cfg, k))
+                         if hasattr(full_cfg, k)) + raised
     caption = (f"Ablation of {method} on {name}, {profile or 'default'} profile"
                + (f" ({schedule})" if schedule else "") + f", seeds {', '.join(map(str, seeds))}; every arm "
                "shares this schedule.")

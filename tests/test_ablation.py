@@ -190,3 +190,11 @@ def test_an_arm_whose_runs_are_the_full_recipes_is_not_comparable():
     same = ablation_table([Arm("pca-noise", "", {}, expect="better")],
                           {FULL: [_rec(0.053, curve)], "pca-noise": [_rec(0.053, [dict(c) for c in curve])]})
     assert same.iloc[1]["verdict"] == "not comparable" and "no effect on this data" in same.iloc[1]["why"]
+
+
+def test_the_caption_gives_the_schedule_this_data_gets(tmp_path):
+    # 100 images in batches of 64: 2 steps an epoch, so min_steps=6 raises 2 epochs to 3
+    res = run_ablation("alexnet-cifar", "mnist5k", data=TINY, overrides={**SHORT, "min_steps": "6"}, arms=["no-lrn"],
+                       figures=False, out=tmp_path / "a")
+    assert "epochs=2" in res.caption and "on these 100 training images 3 epochs, raised to reach min_steps=6" in res.caption
+    assert [len(r["learning_curve"]) for rs in res.records.values() for r in rs] == [3, 3]
