@@ -96,6 +96,10 @@ def main(argv=None) -> int:
                  f"{100 * record['top1_error']:.2f}% against {100 * committed['top1_error']:.2f}%): its model is not "
                  "the committed record's; commit the new record with it instead")
     src = model_path(args.run)
+    info = json.loads(str(load_npz(src, "model file")["meta"])).get("info") or {}
+    if not (info.get("class_names") and info.get("image_shape")):
+        sys.exit(f"Error: {src} does not say what images it was trained on (no class names or image shape): "
+                 "`histnet predict` could not use it; save it with histnet.experiment.save_model")
     test = load_splits(args.data, **{k: v for k, v in (record.get("data_options") or {}).items()
                                      if v is not None}).test
     pred32 = score(src, test)

@@ -56,6 +56,7 @@ def _progress(event):
 def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet: bool):
     """Fit one arm (pretrained or not), score it on the test split; returns its record."""
     from histnet.evaluate import Stopwatch, evaluate, machine_info
+    from histnet.experiment import save_model
 
     workdir = out / arm
     workdir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +68,7 @@ def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet
     with Stopwatch() as t_pred:
         scores = np.concatenate([m.predict_scores(images) for images, _ in test.batches(2000)])
     res = evaluate(scores, test.labels, test.class_names)
-    m.save(workdir / "model.npz")
+    save_model(m, workdir, splits)
     pre = [[h.get("seconds", 0.0) for h in hist] for hist in getattr(m.model_, "pretrain_history_", [])]
     # a resumed arm's fit_s is only this process's: epochs_s sums the recorded epoch times
     epochs_s = sum(sum(p) for p in pre) + sum(float(h.get("seconds") or 0.0) for h in m.history_ or [])
@@ -111,10 +112,9 @@ def records_from_models(out: Path, data) -> list:
     ``result.json``): score each arm's model on the test split, check the error is the
     summary's, and write ``<arm>/model.npz`` and ``<arm>/result.json`` with the summary's
     timings, config and machine. Nothing is trained."""
-    import shutil
-
     from histnet.data import load_splits
     from histnet.evaluate import evaluate
+    from histnet.experiment import save_model
     from histnet.methods import get_method, make_config
     from histnet.methods.saved import load_model
 
@@ -130,7 +130,7 @@ def records_from_models(out: Path, data) -> list:
             sys.exit(f"Error: {src} scores {res['top1_error']:.4f}, its record {a['test_error']:.4f}")
         workdir = out / a["arm"]
         workdir.mkdir(exist_ok=True)
-        shutil.copyfile(src, workdir / "model.npz")
+        save_model(m, workdir, splits)  # the same weights, with what `histnet predict` needs
         epochs_s = sum(sum(h.get("seconds", 0.0) for h in hist) for hist in a.get("pretrain_history") or []) + \
             sum(float(h.get("seconds") or 0.0) for h in a.get("learning_curve") or [])
         cfg = make_config(get_method("dbn"), {k: v for k, v in a["config"].items()})

@@ -216,8 +216,10 @@ def predict_in_batches(method, dataset, batch_size: int = 500) -> np.ndarray:
     return np.concatenate(parts, axis=0)
 
 
-def _save_model(method, run_dir: Path, splits) -> Optional[str]:
-    """Save the fitted model beside its record (``model.npz``); None for a method that cannot."""
+def save_model(method, run_dir: Path, splits) -> Optional[str]:
+    """Save the fitted model beside its record (``model.npz``), with what ``histnet predict``
+    needs to read new images (class names, the training image shape, the data set); None for
+    a method that cannot."""
     info = {"class_names": list(splits.train.class_names), "image_shape": list(splits.train.image_shape),
             "dataset": splits.train.name}
     try:
@@ -341,7 +343,7 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
         figs = {k: np.asarray(v) for k, v in (method.visualize() or {}).items()}
         if figs:
             save_npz(run_dir / "figures.npz", figs)
-        record["model"] = _save_model(method, run_dir, splits) if spec.save_model else None
+        record["model"] = save_model(method, run_dir, splits) if spec.save_model else None
     except (HistnetError, KeyboardInterrupt) as e:
         interrupted = isinstance(e, KeyboardInterrupt)
         record.update(status="interrupted" if interrupted else "failed",

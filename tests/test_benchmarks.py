@@ -43,6 +43,13 @@ def test_dbn_mnist_writes_both_arms_and_the_figure(tmp_path):
         assert run["top1_error"] == rec["test_error"] and run["status"] == "ok"
         assert run["dataset"]["name"] == "mnist5k" and run["dataset"]["n_train"] == 300
         assert run["timing"]["epochs_s"] > 0 and (out / arm / "model.npz").is_file()
+    # and `histnet predict` reads the arm's model (it knows the images it was trained on)
+    from PIL import Image
+
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "blank.png")
+    top = json.loads(_run("-m", "histnet_cli", "predict", "--json", "--top", "3", str(out / "pretrained"),
+                          str(tmp_path / "blank.png")))[0]["top"]
+    assert len(top) == 3 and {t["class"] for t in top} <= {str(d) for d in range(10)}
     # a run made before the per-arm records (dbn-<arm>.npz beside the summary) gets them by
     # scoring its models, nothing trained: the same records, timings included
     ref = {arm: json.loads((out / arm / "result.json").read_text()) for arm in arms}
