@@ -118,6 +118,16 @@ def arms_of(method_cls, names: Optional[Sequence[str]] = None, extra: Iterable[A
 
 # -- measures and verdicts ----------------------------------------------------------------------
 
+def trace_windows(epoch: dict) -> list:
+    """An epoch's trace windows; a last window under half the previous one's span is left out
+    (records made before the trainer folded the remainder into the last window end in a
+    window of one small batch, too noisy to measure with)."""
+    tr = list(epoch.get("trace") or ())
+    if len(tr) >= 3 and (tr[-1][0] - tr[-2][0]) < 0.5 * (tr[-2][0] - tr[-3][0]):
+        tr = tr[:-1]
+    return tr
+
+
 def epochs_to(curve: Sequence[dict], target: float = TARGET_TRAIN_ERROR) -> Optional[tuple]:
     """``(epoch, seconds)`` when the training error first reached ``target``; None if never.
 
@@ -127,7 +137,7 @@ def epochs_to(curve: Sequence[dict], target: float = TARGET_TRAIN_ERROR) -> Opti
     """
     seconds = 0.0
     for e in curve or ():
-        for ep, err, sec in e.get("trace") or ():
+        for ep, err, sec in trace_windows(e):
             if err <= target:
                 return float(ep), seconds + float(sec)
         if not e.get("trace") and e.get("train_error") is not None and e["train_error"] <= target:
@@ -138,7 +148,7 @@ def epochs_to(curve: Sequence[dict], target: float = TARGET_TRAIN_ERROR) -> Opti
 
 def lowest_error(curve: Sequence[dict]) -> Optional[float]:
     """The lowest training error a run's curve reached (over its trace windows, or epochs)."""
-    errs = [float(p[1]) for e in curve or () for p in (e.get("trace") or ())]
+    errs = [float(p[1]) for e in curve or () for p in trace_windows(e)]
     errs += [float(e["train_error"]) for e in curve or () if not e.get("trace") and e.get("train_error") is not None]
     return min(errs) if errs else None
 
@@ -403,5 +413,5 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
     return AblationResult(table, by_arm, chosen, caption, paths, out)
 
 
-__all__ = ["Arm", "FULL", "ablation_table", "arms_of", "epochs_to", "judge", "lowest_error", "parse_arm", "run_ablation",
-           "AblationResult"]
+__all__ = ["Arm", "FULL", "AblationResult", "ablation_table", "arms_of", "epochs_to", "judge", "lowest_error",
+           "parse_arm", "run_ablation", "trace_windows"]

@@ -885,12 +885,14 @@ def plot_training_error(records: Mapping[str, list], arms: Sequence[str], out_ba
     """Training error against epochs of the first run of each of ``arms`` (names into
     ``records``), with a line at ``target``: the 2012 paper's Figure 1 for ReLU against tanh
     (``histnet ablate``)."""
+    from .ablation import trace_windows
+
     fig = _figure(6.4, 4.2)
     ax = fig.subplots()
     for i, name in enumerate(arms):
         for r in records.get(name, [])[:1]:
             curve = r.get("learning_curve") or []
-            trace = [p for c in curve for p in (c.get("trace") or ())]
+            trace = [p for c in curve for p in trace_windows(c)]
             if trace:  # the trainer's tenths of an epoch, as the paper's figure draws it
                 ax.plot([p[0] for p in trace], [100 * p[1] for p in trace], "-", lw=1.4, color=f"C{i}",
                         label=name)

@@ -46,15 +46,16 @@ def test_trainer_learns_and_reports_progress():
 def test_training_error_trace_resolves_each_epoch():
     """Each epoch carries TRACE_POINTS windows of training error at fractional epochs; the
     windows' errors, weighted by their batches, are the epoch's train_error."""
-    X, y = _data(n=200)  # 13 batches of 16: windows of one batch (13 // 10), none left over
+    X, y = _data(n=400)  # 25 batches of 16: windows of 2 batches (25 // 10), the last one of 3
     hist = _trainer(_model()).fit((X, y), None, epochs=3, batch_size=16, seed=0)
     for e in hist:
         tr = e["trace"]
         epochs = [p[0] for p in tr]
-        assert len(tr) == 13 and epochs == sorted(epochs)
+        assert len(tr) == 12 and epochs == sorted(epochs)
         assert e["epoch"] - 1 < epochs[0] < epochs[-1] == pytest.approx(e["epoch"])
-        sizes = [16] * 12 + [200 - 12 * 16]
-        assert np.dot([p[1] for p in tr], sizes) / 200 == pytest.approx(e["train_error"])
+        assert epochs[-2] == pytest.approx(e["epoch"] - 1 + 22 / 25)  # no one-batch window at the end
+        sizes = [32] * 11 + [400 - 11 * 32]
+        assert np.dot([p[1] for p in tr], sizes) / 400 == pytest.approx(e["train_error"])
         assert [p[2] for p in tr] == sorted(p[2] for p in tr) and tr[-1][2] <= e["seconds"] + 1e-3  # rounded to ms
 
 

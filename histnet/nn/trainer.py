@@ -215,7 +215,8 @@ class Trainer:
                     self.batch += 1
                     self.step += 1
                     self.sums["seconds"] = time.perf_counter() - t_epoch
-                    if self.batch % self._trace_every() == 0:
+                    every = self._trace_every()  # the epoch's last window takes the remainder
+                    if self.batch % every == 0 and self.steps_per_epoch - self.batch >= every:
                         self._trace_point()
                     if deadline is not None:
                         if self.step - steps_at_start == 1:
@@ -349,7 +350,8 @@ class Trainer:
     def _trace_point(self) -> None:
         """Close a window of the training-error trace: ``[epoch, error, seconds]``, the epoch
         as a fraction (2.3: 30% into the third) and the error of the batches since the last
-        point. It resolves "when did the training error first reach 25%" (the 2012 paper's
+        point (``steps_per_epoch // TRACE_POINTS`` of them; the epoch's last window also takes
+        the remainder, so no window is a noisy handful of images). It resolves "when did the training error first reach 25%" (the 2012 paper's
         Figure 1 measure, :func:`histnet.ablation.epochs_to`) finer than whole epochs; the
         epoch's ``train_error`` is its mean over all its batches."""
         s = self.sums
