@@ -204,3 +204,24 @@ def test_the_caption_gives_the_schedule_this_data_gets(tmp_path):
     assert "epochs=2" in res.caption and "on these 100 training images 3 epochs, raised to reach min_steps=6" in res.caption
     assert [len(r["learning_curve"]) for rs in res.records.values() for r in rs] == [3, 3]
 
+
+
+def test_the_committed_cifar10_ablation_table_matches_its_records():
+    """results/ablation-cifar10: every row of the committed table is what its records give."""
+    import pandas as pd
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "results" / "ablation-cifar10"
+    by_arm = {}
+    for f in sorted(folder.glob("*/result.json")):
+        rec = json.loads(f.read_text())
+        by_arm.setdefault(rec["tag"].removeprefix("ablation "), []).append(rec)
+    arms = arms_of(get_method("alexnet-cifar"))
+    assert set(by_arm) == {FULL} | {a.name for a in arms}  # every arm ran on the full CIFAR-10 copy
+    assert all(r["status"] == "ok" and r["dataset"]["n_train"] == 50000 for rs in by_arm.values() for r in rs)
+    assert by_arm["center-crop"][0]["weights_from"] == by_arm[FULL][0]["run_id"]
+    table = ablation_table(arms, by_arm)
+    committed = pd.read_csv(folder / "ablation.csv", dtype=str, keep_default_na=False)
+    cols = ["arm", "top-1 error", "vs full (points)", "verdict", "why"]
+    assert committed[cols].equals(table[cols].astype(str))
+    assert (folder / "training_error.png").is_file() and (folder / "COMMAND.txt").is_file()
