@@ -45,6 +45,7 @@ import pandas as pd
 from .errors import ConfigError
 from .experiment import JobSpec, run_grid
 from .methods import get_method, make_config, parse_overrides
+from .nn.trainer import trace_windows
 from .progress import ProgressCallback
 
 FULL = "full recipe"
@@ -117,16 +118,6 @@ def arms_of(method_cls, names: Optional[Sequence[str]] = None, extra: Iterable[A
 
 
 # -- measures and verdicts ----------------------------------------------------------------------
-
-def trace_windows(epoch: dict) -> list:
-    """An epoch's trace windows; a last window under half the previous one's span is left out
-    (records made before the trainer folded the remainder into the last window end in a
-    window of one small batch, too noisy to measure with)."""
-    tr = list(epoch.get("trace") or ())
-    if len(tr) >= 3 and (tr[-1][0] - tr[-2][0]) < 0.5 * (tr[-2][0] - tr[-3][0]):
-        tr = tr[:-1]
-    return tr
-
 
 def epochs_to(curve: Sequence[dict], target: float = TARGET_TRAIN_ERROR) -> Optional[tuple]:
     """``(epoch, seconds)`` when the training error first reached ``target``; None if never.
@@ -414,4 +405,4 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
 
 
 __all__ = ["Arm", "FULL", "AblationResult", "ablation_table", "arms_of", "epochs_to", "judge", "lowest_error",
-           "parse_arm", "run_ablation", "trace_windows"]
+           "parse_arm", "run_ablation"]

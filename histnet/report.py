@@ -885,7 +885,7 @@ def plot_training_error(records: Mapping[str, list], arms: Sequence[str], out_ba
     """Training error against epochs of the first run of each of ``arms`` (names into
     ``records``), with a line at ``target``: the 2012 paper's Figure 1 for ReLU against tanh
     (``histnet ablate``)."""
-    from .ablation import trace_windows
+    from .nn.trainer import trace_windows
 
     fig = _figure(6.4, 4.2)
     ax = fig.subplots()

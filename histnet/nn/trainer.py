@@ -77,6 +77,16 @@ def _n_items(data) -> int:
     return len(data) if hasattr(data, "batches") else len(data[1])
 
 
+def trace_windows(epoch: dict) -> list:
+    """An epoch's trace windows; a last window under half the previous one's span is left out
+    (records made before :class:`Trainer` folded the remainder into the last window end in a
+    window of one small batch, too noisy to measure with)."""
+    tr = list(epoch.get("trace") or ())
+    if len(tr) >= 3 and (tr[-1][0] - tr[-2][0]) < 0.5 * (tr[-2][0] - tr[-3][0]):
+        tr = tr[:-1]
+    return tr
+
+
 class Trainer:
     """Mini-batch training of a model with explicit forward/backward.
 
