@@ -76,6 +76,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True, help="the data set folder (or name) the record was measured on")
     ap.add_argument("--into", type=Path, required=True, help="the committed run folder the model joins")
     ap.add_argument("--compact", action="store_true", help="try float16 weights; kept only if no prediction moves")
+    ap.add_argument("--drop", action="append", default=[], metavar="PREFIX",
+                    help="leave out state arrays prediction does not use (the DBN's RBMs: rbm/); repeatable")
     ap.add_argument("--samples", type=Path, default=None,
                     help="copy the first 100 test images here (class/file layout) for the test suite")
     ap.add_argument("--checksums", type=Path, default=ROOT / "results" / "models.sha256")
@@ -117,7 +119,7 @@ def main(argv=None) -> int:
     if args.compact:
         with tempfile.TemporaryDirectory() as tmp:
             small = Path(tmp) / "model.npz"
-            info = compact_model(src, small)
+            info = compact_model(src, small, drop=tuple(args.drop))
             pred16 = score(small, test)
             moved = int((pred16 != pred32).sum())
             check.update(float16_top1_error=float((pred16 != labels).mean()), float16_changed_predictions=moved,
@@ -128,9 +130,9 @@ def main(argv=None) -> int:
                 dtype, pred = "float16", pred16
                 shutil.copyfile(small, target)
     if dtype == "float32":  # lossless: the same float32 arrays, only compressed
-        compact_model(src, target, dtype="float32")
+        compact_model(src, target, dtype="float32", drop=tuple(args.drop))
         original, written = load_npz(src), load_npz(target)
-        if any(not np.array_equal(original[k], written[k]) for k in original if k != "meta"):
+        if any(not np.array_equal(original[k], written[k]) for k in written if k != "meta"):
             sys.exit(f"Error: {target}: the compressed copy's arrays differ from {src}'s")
         dtype = "float32 (compressed)"
     check["bytes_shipped"] = target.stat().st_size

@@ -94,3 +94,21 @@ def test_a_compact_model_is_smaller_and_scores_as_the_original(tmp_path):
     assert all(p.dtype == np.float32 for p in small.net_.state_dict().values())
     a, b = predict_in_batches(full, test), predict_in_batches(small, test)
     assert np.abs(a - b).max() < 1e-2 and (a.argmax(1) == b.argmax(1)).mean() >= 0.98
+
+
+def test_a_compact_dbn_without_its_rbms_still_predicts(tmp_path):
+    from histnet.experiment import predict_in_batches
+    from histnet.io import load_npz
+    from histnet.methods.saved import compact_model, load_model
+
+    res = invoke("run", "dbn", *DATA, "--set", "hidden_layers=16,8", "--set", "rbm_epochs=1",
+                 "--set", "finetune_epochs=1", "--out", tmp_path, "--json")
+    assert res.exit_code == 0, res.output
+    run = tmp_path / json.loads(res.output.strip().splitlines()[-1])["run_id"]
+    compact_model(run, tmp_path / "mlp.npz", dtype="float32", drop=("rbm/",))
+    stored = load_npz(tmp_path / "mlp.npz")
+    assert not any(k.startswith("state/rbm/") for k in stored) and any(k.startswith("state/mlp/") for k in stored)
+    assert json.loads(str(stored["meta"]))["compact"]["dropped"]
+    test = load_splits("mnist5k", seed=0, n_per_class=30, test_n_per_class=5).test
+    np.testing.assert_array_equal(predict_in_batches(load_model(run), test),
+                                  predict_in_batches(load_model(tmp_path / "mlp.npz"), test))

@@ -44,10 +44,12 @@ def model_path(run_or_model) -> Path:
 COMPACT_MIN_SIZE = 1024
 
 
-def compact_model(src, dst, dtype: str = "float16") -> dict:
+def compact_model(src, dst, dtype: str = "float16", drop: tuple = ()) -> dict:
     """Write ``src`` (a model file or run folder) to ``dst`` with its large float32 state
-    arrays as ``dtype``, compressed (``dtype="float32"``: compressed only, lossless). Returns ``{"arrays": names converted, "bytes": (before,
-    after)}``; the model's meta records the conversion (``meta["compact"]``)."""
+    arrays as ``dtype``, compressed (``dtype="float32"``: compressed only, lossless), leaving
+    out the state arrays whose names start with one of ``drop`` (parts prediction does not
+    use: the DBN's RBM stack, ``"rbm/"``). Returns ``{"arrays": names converted, "bytes":
+    (before, after)}``; the model's meta records it (``meta["compact"]``)."""
     import json
 
     from ..io import atomic_write
@@ -56,8 +58,11 @@ def compact_model(src, dst, dtype: str = "float16") -> dict:
     data = load_npz(src_path, "model file")
     meta = json.loads(str(data["meta"]))
     out, converted = {}, []
+    dropped = [k[len("state/"):] for k in data if k.startswith(tuple("state/" + d for d in drop))] if drop else []
     for k, v in data.items():
         v = np.asarray(v)
+        if k.startswith("state/") and k[len("state/"):] in dropped:
+            continue
         if k.startswith("state/") and v.dtype == np.float32 and v.size >= COMPACT_MIN_SIZE:
             out[k] = v.astype(dtype)
             converted.append(k[len("state/"):])
@@ -66,7 +71,7 @@ def compact_model(src, dst, dtype: str = "float16") -> dict:
     reduced = np.dtype(dtype) != np.float32
     meta["compact"] = {"dtype": str(np.dtype(dtype)), "arrays": converted if reduced else [],
                        "note": "stored in reduced precision; loading casts back to float32" if reduced
-                       else "float32, compressed (lossless)"}
+                       else "float32, compressed (lossless)", "dropped": dropped}
     out["meta"] = np.array(json.dumps(meta, default=str))
     with atomic_write(Path(dst)) as fh:
         np.savez_compressed(fh, **out)
