@@ -67,6 +67,26 @@ def test_batchnorm_matches_a_float64_reference_and_keeps_running_statistics():
     np.testing.assert_allclose(ev, ref_ev * bn.params["gamma"] + bn.params["beta"], rtol=1e-12)
 
 
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm_wide_rows_match_the_per_channel_path(train):
+    # a contiguous map is normalised as (N*H, W*C) rows with tiled channel vectors; a
+    # non-contiguous one channel by channel: both must give the same output and gradients
+    rng = np.random.default_rng(4)
+    base = rng.standard_normal((3, 5, 4, 6)) * 2 + 1
+    strided = base.transpose(0, 2, 1, 3)  # (3, 4, 5, 6), not C-contiguous
+    dy = rng.standard_normal(strided.shape)
+    outs = []
+    for x in (strided, np.ascontiguousarray(strided)):
+        bn = _bn(6)
+        bn.buffers["running_mean"] = np.linspace(-1, 1, 6)
+        bn.buffers["running_var"] = np.linspace(0.5, 2, 6)
+        assert bn._repeat(x) == (1 if x is strided else 5)
+        y = bn.forward(x, train=train)
+        outs.append((y, bn.backward(dy), bn.grads["gamma"], bn.grads["beta"], bn.buffers["running_var"].copy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_batchnorm_matches_torch():
     torch = pytest.importorskip("torch")
     x = np.random.default_rng(0).standard_normal((4, 3, 3, 6)).astype(np.float32)
@@ -98,6 +118,26 @@ def test_residual_block_gradients_add_both_paths(c_in, c_out, stride):
     assert {"body.conv1.W", "body.bn2.gamma", "x"} <= set(got)
     for name, (a, n) in got.items():
         assert rel_error(a, n) < 1e-5, (name, rel_error(a, n))
+
+
+@pytest.mark.parametrize("last", ["inplace-relu", "relu", "bn"])
+@pytest.mark.parametrize("relu", [False, True])
+def test_residual_identity_gradient_survives_a_body_that_works_in_place(last, relu):
+    # the block adds the body's gradient into the shortcut's; with the identity shortcut and
+    # an in-place ReLU last in the body, the incoming gradient must be copied before the body
+    # overwrites it; otherwise the caller's gradient array must not change
+    kw = dict(init="he", rng=0, bias=None)
+    tail = {"inplace-relu": ReLU(True, name="r"), "relu": ReLU(name="r"), "bn": BatchNorm(3, name="r")}[last]
+    block = _to64(Residual([Conv2D(3, 3, 3, padding=1, name="c", **kw), tail], relu=relu, name="block"))
+    x = np.random.default_rng(1).standard_normal((2, 4, 4, 3))
+    for name, (a, n) in check_layer(block, x).items():
+        assert rel_error(a, n) < 1e-5, (name, last, relu, rel_error(a, n))
+    block.forward(x, train=True)
+    dy = np.random.default_rng(2).standard_normal((2, 4, 4, 3))
+    kept = dy.copy()
+    block.backward(dy)
+    if relu or last != "inplace-relu":  # an in-place ReLU last may overwrite it: its documented use
+        np.testing.assert_array_equal(dy, kept)
 
 
 def test_shortcut_a_and_global_pooling():

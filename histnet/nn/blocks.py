@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..errors import ConfigError
-from .core import Layer, Sequential
+from .core import Layer, Sequential, relu_grad
 
 
 class Residual(Layer):
@@ -53,14 +53,26 @@ class Residual(Layer):
         return y
 
     def backward(self, dy):
-        xp = get_array_module(dy)
         if self.relu:
-            dy = xp.where(self.cache > 0, dy, 0).astype(dy.dtype, copy=False)
+            dy = relu_grad(dy, self.cache)
         d_short = self.shortcut.backward(dy)
-        if d_short is dy:  # the identity: keep it from a body layer that works in place
-            d_short = dy.copy()
+        if d_short is dy and self._body_overwrites_its_gradient():
+            d_short = dy.copy()  # the identity: keep it from the body layer that works in place
         d_body = self.body.backward(dy)
-        return d_body + d_short  # the input fed both paths: its gradients add
+        # the input fed both paths: its gradients add (into the body's, when that is a fresh array)
+        if d_body is dy or d_body is d_short or not getattr(d_body.flags, "writeable", True):
+            return d_body + d_short
+        d_body += d_short
+        return d_body
+
+    def _body_overwrites_its_gradient(self) -> bool:
+        """Whether the body's last layer (the first backward sees) writes into the gradient it
+        is given (an in-place ReLU does); a composite layer is assumed to."""
+        layers = self.body.layers
+        if not layers:
+            return False
+        last = layers[-1]
+        return bool(getattr(last, "inplace", False) or last.sublayers())
 
     def output_shape(self, in_shape):
         a, b = self.body.output_shape(in_shape), self.shortcut.output_shape(in_shape)

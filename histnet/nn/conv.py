@@ -75,12 +75,19 @@ def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where:
 
 
 def pad_hw(x, pad: int, value=0.0):
-    """Pad H and W of an NHWC array by ``pad`` on each side with ``value``."""
+    """Pad H and W of an NHWC array by ``pad`` on each side with ``value``.
+
+    Only the border is filled, not the whole array first (one pass over the memory, not two).
+    """
     if pad == 0:
         return x
     xp = get_array_module(x)
     n, h, w, c = x.shape
-    out = xp.full((n, h + 2 * pad, w + 2 * pad, c), value, dtype=x.dtype)
+    out = xp.empty((n, h + 2 * pad, w + 2 * pad, c), dtype=x.dtype)
+    out[:, :pad] = value
+    out[:, pad + h:] = value
+    out[:, pad:pad + h, :pad] = value
+    out[:, pad:pad + h, pad + w:] = value
     out[:, pad:pad + h, pad:pad + w, :] = x
     return out
 

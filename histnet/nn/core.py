@@ -162,6 +162,12 @@ class Linear(Layer):
         return f"Linear({self.in_features}, {self.out_features})"
 
 
+def relu_grad(dy, y, out=None):
+    """``dy`` where ``y > 0``, else 0: a product with the mask (``where`` is several times
+    slower on the CPU, its branch mispredicted on about half the entries)."""
+    return get_array_module(dy).multiply(dy, y > 0, out=out)
+
+
 class ReLU(Layer):
     """``y = max(x, 0)``; backward passes ``dy`` where ``y > 0`` (Nair & Hinton 2010).
 
@@ -184,10 +190,7 @@ class ReLU(Layer):
         return y
 
     def backward(self, dy):
-        xp = get_array_module(dy)
-        if self.inplace:
-            return xp.multiply(dy, self.cache > 0, out=dy)
-        return xp.where(self.cache > 0, dy, 0).astype(dy.dtype, copy=False)
+        return relu_grad(dy, self.cache, out=dy if self.inplace else None)
 
     def __repr__(self):
         return "ReLU(inplace=True)" if self.inplace else "ReLU()"

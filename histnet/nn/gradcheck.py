@@ -51,7 +51,7 @@ def check_layer(layer, x, seed: int = 0, h: float = 1e-5, train: bool = True):
     xp = get_array_module(x)
     y = layer.forward(x, train)
     r = xp.asarray(np.random.default_rng(seed).standard_normal(y.shape))
-    dx = layer.backward(r)
+    dx = layer.backward(r.copy())  # an in-place layer may overwrite the gradient it is given
     out = {"x": (dx, None)}
     named = layer.named_params()  # containers (Residual, Sequential) qualify their layers' names
     grads = {k: g.copy() for k, _, g in named}
