@@ -56,7 +56,7 @@ def _progress(event):
 def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet: bool):
     """Fit one arm (pretrained or not), score it on the test split; returns its record."""
     from histnet.evaluate import Stopwatch, evaluate, machine_info
-    from histnet.experiment import save_model
+    from histnet.experiment import predict_in_batches, save_model
 
     workdir = out / arm
     workdir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def run_arm(cls, cfg, splits, out: Path, arm: str, device: str, seed: int, quiet
         m.fit(splits.train)
     test = splits.test
     with Stopwatch() as t_pred:
-        scores = np.concatenate([m.predict_scores(images) for images, _ in test.batches(2000)])
+        scores = predict_in_batches(m, test, 2000)
     res = evaluate(scores, test.labels, test.class_names)
     save_model(m, workdir, splits)
     pre = [[h.get("seconds", 0.0) for h in hist] for hist in getattr(m.model_, "pretrain_history_", [])]
@@ -114,7 +114,7 @@ def records_from_models(out: Path, data) -> list:
     timings, config and machine. Nothing is trained."""
     from histnet.data import load_splits
     from histnet.evaluate import evaluate
-    from histnet.experiment import save_model
+    from histnet.experiment import predict_in_batches, save_model
     from histnet.methods import get_method, make_config
     from histnet.methods.saved import load_model
 
@@ -124,7 +124,7 @@ def records_from_models(out: Path, data) -> list:
     for a in summary["arms"]:
         src = out / f"dbn-{a['arm']}.npz"
         m = load_model(src)
-        scores = np.concatenate([m.predict_scores(images) for images, _ in splits.test.batches(2000)])
+        scores = predict_in_batches(m, splits.test, 2000)
         res = evaluate(scores, splits.test.labels, splits.test.class_names)
         if res["top1_error"] != a["test_error"]:
             sys.exit(f"Error: {src} scores {res['top1_error']:.4f}, its record {a['test_error']:.4f}")
