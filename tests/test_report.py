@@ -55,6 +55,15 @@ def test_the_jump_divides_cnn_by_best_hand_crafted():
     assert "0.40" in report.jump_line(j) and "0.58" in report.jump_line(j)
 
 
+def test_the_jump_is_2012s_cnn_not_a_later_net():
+    # with --until 2015 a 2013-2015 net may beat AlexNet: the jump still divides AlexNet's error
+    later = record("resnet-20", "cnn", 2015, 0.05)
+    recs = [r for r in RECORDS if r["method"] != "alexnet-cifar"]
+    assert report.the_jump(report.records_to_frame(recs + [later]))["this_run"] is None
+    j = report.the_jump(report.records_to_frame(RECORDS + [later]))
+    assert j["cnn"][0] == "alexnet-cifar" and j["this_run"] == pytest.approx(0.10 / 0.25)
+
+
 def test_tables_are_written_in_three_formats(tmp_path):
     table = report.side_by_side(report.records_to_frame(RECORDS))
     paths = report.write_tables(table, tmp_path, caption="toy & co")
