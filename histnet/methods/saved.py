@@ -57,12 +57,13 @@ def compact_model(src, dst, dtype: str = "float16", drop: tuple = ()) -> dict:
     src_path = model_path(src)
     data = load_npz(src_path, "model file")
     meta = json.loads(str(data["meta"]))
-    out, converted = {}, []
-    dropped = [k[len("state/"):] for k in data if k.startswith(tuple("state/" + d for d in drop))] if drop else []
+    out, converted, dropped = {}, [], []
+    left_out = tuple("state/" + d for d in drop)
     for k, v in data.items():
-        v = np.asarray(v)
-        if k.startswith("state/") and k[len("state/"):] in dropped:
+        if k.startswith(left_out):  # () matches nothing
+            dropped.append(k[len("state/"):])
             continue
+        v = np.asarray(v)
         if k.startswith("state/") and v.dtype == np.float32 and v.size >= COMPACT_MIN_SIZE:
             out[k] = v.astype(dtype)
             converted.append(k[len("state/"):])
