@@ -8,7 +8,10 @@ line, ``Error: <message>``, and exit with status 1 (:class:`HistnetGroup`).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 import time
 
 import click
@@ -78,17 +81,72 @@ def ui_of(ctx: click.Context) -> Ui:
     return ctx.find_root().obj
 
 
+class Stopped(KeyboardInterrupt):
+    """A stop signal other than Ctrl-C (SIGTERM, SIGHUP), raised where the program is.
+
+    A subclass of ``KeyboardInterrupt``, so everything that keeps work on Ctrl-C keeps it
+    here too: the trainer saves its checkpoint, a run's record says ``interrupted``, and
+    ``--resume`` continues.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+#: Signals that ask a process to stop and would otherwise kill it on the spot: ``kill`` and
+#: ``timeout`` send SIGTERM, as do ``docker stop``, systemd and batch schedulers at the end
+#: of a job's time; SIGHUP comes when the terminal closes.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def _stop(signum, frame):
+    # The first stop signal stops histnet the way Ctrl-C does; a second one kills it as
+    # usual (every file histnet writes is written whole or not at all, so that is safe too).
+    signal.signal(signum, signal.SIG_DFL)
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_signals_as_interrupts():
+    """Within this block, SIGTERM and SIGHUP stop histnet the way Ctrl-C does.
+
+    Without it a background run told to stop (``kill PID``, the end of a scheduler's time
+    slot) would die mid-epoch and lose the epochs since its last checkpoint. Signals that
+    are not at their default (ignored under ``nohup``, or handled by a program that embeds
+    histnet) are left alone; the handlers are restored on the way out.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)  # no SIGHUP on Windows
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            previous[sig] = signal.signal(sig, _stop)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 class HistnetGroup(click.Group):
     """A group that turns a HistnetError into one line and exit status 1.
 
-    Ctrl-C prints how to continue (``--resume``) and exits with status 130.
+    Ctrl-C prints how to continue (``--resume``) and exits with status 130; SIGTERM and SIGHUP
+    do the same (:func:`stop_signals_as_interrupts`) and exit with 128 + the signal number
+    (143, 129), the status a shell reports for a process the signal killed.
     """
 
     def invoke(self, ctx):
         try:
-            return super().invoke(ctx)
+            with stop_signals_as_interrupts():
+                return super().invoke(ctx)
         except HistnetError as e:
             raise click.ClickException(str(e)) from None
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted: finished results are kept; run again with --resume to continue.", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as e:
+            how = f"Stopped by {e.name}" if isinstance(e, Stopped) else "Interrupted"
+            click.echo(f"\n{how}: finished results are kept; run again with --resume to continue.", err=True)
+            ctx.exit(128 + e.signum if isinstance(e, Stopped) else 130)

@@ -151,3 +151,40 @@ def test_cost_runs_each_method_in_its_own_process(tmp_path):
     assert t["method"].tolist() == ["pixels-svm"] and t["device"].tolist() == ["cpu"]
     assert t["peak memory (MiB)"].iloc[0] > 0 and 0 <= t["top-1 error (%)"].iloc[0] < 50
     assert "pixels-svm on mnist5k: top-1 error" in res.output
+
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX stop signals")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_keeps_the_epochs_trained_and_resume_continues(tmp_path, sig):
+    # `kill PID`, a scheduler's time limit or a closed terminal stops a background run as Ctrl-C
+    # does: checkpoint saved at once, record 'interrupted', one line saying how to continue, and
+    # the status a shell gives for that signal (128 + its number)
+    epochs = 40
+    cmd = [exe(), "run", "alexnet-cifar", *TINY[:-1], "--set", "width=0.125", "--set", f"epochs={epochs}",
+           "--set", "checkpoint_minutes=60", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    curve = []
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        curve = list(tmp_path.glob("*/curve.csv"))
+        if curve and len(curve[0].read_text().splitlines()) >= 3:  # its header and two epochs
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    assert f"Stopped by {signal.Signals(sig).name}: finished results are kept" in err and "Traceback" not in err
+    run = curve[0].parent
+    assert json.loads((run / "result.json").read_text())["status"] == "interrupted"
+    assert list(run.glob("*-checkpoint.npz")), "the checkpoint is saved at the signal, not at the hourly interval"
+    before = curve[0].read_text().splitlines()
+    assert 3 <= len(before) < epochs + 1
+    # the same command with --resume continues from the checkpoint: the epochs already trained
+    # keep their rows, and the run finishes
+    res = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((run / "result.json").read_text())["status"] == "ok"
+    after = curve[0].read_text().splitlines()
+    assert len(after) == epochs + 1 and after[:len(before)] == before
