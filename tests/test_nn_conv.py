@@ -48,12 +48,31 @@ def test_im2col_index_formula_and_col2im_adjoint():
 
 @pytest.mark.parametrize("cin,cout,k,stride,pad,groups", [
     (3, 4, 3, 1, 0, 1), (2, 3, 3, 2, 1, 1), (4, 6, 3, 1, 1, 2), (4, 4, 2, 3, 2, 2), (3, 2, 1, 1, 0, 1),
+    (3, 2, 1, 1, 1, 1), (3, 2, 1, 2, 0, 1), (4, 2, 1, 1, 0, 2),
 ])
 def test_conv_gradients(cin, cout, k, stride, pad, groups):
     layer = _to64(Conv2D(cin, cout, k, stride, pad, groups, init="glorot", bias=0.1, rng=0))
     x = np.random.default_rng(1).standard_normal((2, 5, 6, cin))
     for name, (a, n) in check_layer(layer, x).items():
         assert rel_error(a, n) < TOL, (name, rel_error(a, n))
+
+
+def test_1x1_convolution_skips_the_patch_copy_with_the_same_numbers():
+    # a 1x1, stride-1, unpadded convolution uses its input (and, backward, dy) as the GEMM
+    # operand directly; the products are the ones the im2col copy fed, bit for bit
+    rng = np.random.default_rng(0)
+    conv = Conv2D(6, 5, 1, rng=0, bias=0.3)
+    x = rng.standard_normal((3, 4, 5, 6), dtype=np.float32)
+    dy = rng.standard_normal((3, 4, 5, 5), dtype=np.float32)
+    y = conv.forward(x, train=True)
+    dx = conv.backward(dy)
+    W = conv.params["W"].reshape(5, 6)
+    cols = im2col(x, 1, 1, 1, 4, 5).reshape(60, 6)
+    np.testing.assert_array_equal(y, (cols @ W.T + conv.params["b"]).reshape(3, 4, 5, 5))
+    d2 = im2col(dy, 1, 1, 1, 4, 5).reshape(60, 5)
+    np.testing.assert_array_equal(conv.grads["W"].reshape(5, 6), np.ascontiguousarray((cols.T @ d2).T))
+    np.testing.assert_array_equal(dx, (d2 @ W).reshape(3, 4, 5, 6))
+    assert not np.shares_memory(y, x) and not np.shares_memory(dx, dy)
 
 
 def test_maxpool_gradients():

@@ -216,7 +216,10 @@ class Conv2D(Layer):
         cols = []
         shape = (n, oh, ow, k, k, cg)
         if G == 1:
-            c = im2col(xpad, k, k, self.stride, oh, ow, self._buffer(0, shape, x)).reshape(m, -1)
+            if k == 1 and self.stride == 1 and self.pad == 0:  # a 1x1 convolution's patches are its input
+                c = xp.ascontiguousarray(x).reshape(m, -1)
+            else:
+                c = im2col(xpad, k, k, self.stride, oh, ow, self._buffer(0, shape, x)).reshape(m, -1)
             y = c @ W.reshape(F, -1).T
             cols.append(c)
         else:
@@ -280,7 +283,10 @@ class Conv2D(Layer):
         dyq = pad_hw(dy, k - 1 - self.pad)
         shape = (n, h, w, k, k, fg)
         if G == 1:
-            c = im2col(dyq, k, k, 1, h, w, self._buffer("dx", shape, dy)).reshape(n * h * w, -1)
+            if k == 1:  # pad is 0: the gradient itself is the patch matrix
+                c = xp.ascontiguousarray(dy).reshape(n * h * w, -1)
+            else:
+                c = im2col(dyq, k, k, 1, h, w, self._buffer("dx", shape, dy)).reshape(n * h * w, -1)
             Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, cg)
             return (c @ Wr).reshape(n, h, w, cg)
         dx = xp.empty((n * h * w, self.in_channels), dtype=dy.dtype)
