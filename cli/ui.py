@@ -148,5 +148,8 @@ class HistnetGroup(click.Group):
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt as e:
             how = f"Stopped by {e.name}" if isinstance(e, Stopped) else "Interrupted"
-            click.echo(f"\n{how}: finished results are kept; run again with --resume to continue.", err=True)
+            try:
+                click.echo(f"\n{how}: finished results are kept; run again with --resume to continue.", err=True)
+            except OSError:  # after SIGHUP the terminal that would show the line may be gone
+                pass
             ctx.exit(128 + e.signum if isinstance(e, Stopped) else 130)
