@@ -126,6 +126,24 @@ def budget_text(budget: Optional[dict]) -> Optional[str]:
     return head + (": " + "; ".join(budget["how"]) if budget.get("how") else "")
 
 
+def training_seconds(record: dict):
+    """The fit time a table shows: the record's ``fit_s``, or the sum of its epochs' own times
+    (``epochs_s``) when that is larger.
+
+    ``fit_s`` is the fit of the process that finished the run. A run resumed from a
+    checkpoint trained its first epochs in earlier processes, so its ``fit_s`` misses them,
+    while every epoch of its learning curve keeps its own seconds. An uninterrupted run's
+    ``fit_s`` is the larger (it also counts the data preparation). A run whose weights came
+    from another run (``weights_from``, an ablation arm that changes only the test) trained
+    nothing itself and keeps its own ``fit_s``.
+    """
+    t = record.get("timing") or {}
+    fit, epochs = t.get("fit_s"), t.get("epochs_s")
+    if record.get("weights_from") is None and fit is not None and epochs is not None and epochs > fit:
+        return epochs
+    return fit
+
+
 def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
     """One row per run with the columns the tables and figures use (``experiment`` groups
     the runs that differ in their seed alone; ``setting`` says what else defines them)."""
@@ -150,7 +168,7 @@ def records_to_frame(records: Sequence[dict]) -> pd.DataFrame:
             "profile": r.get("profile"),
             "top1_error": r.get("top1_error"),
             "top5_error": r.get("top5_error"),
-            "fit_s": t.get("fit_s"),
+            "fit_s": training_seconds(r),
             "predict_img_s": t.get("predict_images_per_s"),
             "feature_dim": d.get("feature_dim"),
             "n_params": d.get("n_params"),

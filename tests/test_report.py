@@ -64,6 +64,20 @@ def test_the_jump_is_2012s_cnn_not_a_later_net():
     assert j["cnn"][0] == "alexnet-cifar" and j["this_run"] == pytest.approx(0.10 / 0.25)
 
 
+def test_a_resumed_run_shows_the_time_of_all_its_epochs():
+    # fit_s is the finishing process's; the epochs trained before a resume count too
+    resumed = record("resnet-20", "cnn", 2015, 0.11)
+    resumed["timing"].update(fit_s=7051.4, epochs_s=9422.2)
+    whole = record("alexnet-cifar", "cnn", 2012, 0.17)
+    whole["timing"].update(fit_s=3290.0, epochs_s=3210.5)
+    reused = record("alexnet-cifar", "cnn", 2012, 0.18)  # an arm that only re-tests trained weights
+    reused.update(run_id="arm", weights_from="other-run")
+    reused["timing"].update(fit_s=0.6, epochs_s=597.2)
+    assert [report.training_seconds(r) for r in (resumed, whole, reused)] == [9422.2, 3290.0, 0.6]
+    table = report.side_by_side(report.records_to_frame([resumed, whole]))
+    assert dict(zip(table["method"], table["fit time (s)"])) == {"resnet-20": "9,422.2", "alexnet-cifar": "3,290.0"}
+
+
 def test_tables_are_written_in_three_formats(tmp_path):
     table = report.side_by_side(report.records_to_frame(RECORDS))
     paths = report.write_tables(table, tmp_path, caption="toy & co")
