@@ -500,8 +500,10 @@ def figure_progression(df: pd.DataFrame, dataset: str):
         heights = np.maximum(heights, top5.fillna(0).to_numpy())
     labels = [ax_r.annotate(f"{100 * v:.1f}", (xi - 0.2, 100 * v), ha="center", va="bottom", fontsize=7)
               for xi, v in zip(x, table["top1"])]
+    crowded = len(x) > 7  # names of 13 characters overlap beyond seven bars: slant them
     ax_r.set_xticks(x, [f"{m}\n({int(y) if pd.notna(y) else ''})" for m, y in zip(table.index, table["year"])],
-                    fontsize=7)
+                    fontsize=7, rotation=30 if crowded else 0, ha="right" if crowded else "center",
+                    rotation_mode="anchor")
     ax_r.set_ylabel("test error (%)")
     ax_r.set_title(f"This run: {dataset}")
     # the free corner: above the lower half of the bars (history's order puts the low ones right)
