@@ -153,7 +153,6 @@ def test_cost_runs_each_method_in_its_own_process(tmp_path):
     assert "pixels-svm on mnist5k: top-1 error" in res.output
 
 
-
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX stop signals")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_keeps_the_epochs_trained_and_resume_continues(tmp_path, sig):

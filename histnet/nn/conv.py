@@ -38,6 +38,8 @@ maps in the previous layer which reside on the same GPU" (Krizhevsky et al. 2012
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..backend import FLOAT, get_array_module
@@ -97,13 +99,22 @@ def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int, out
 
     ``cols[n, i, j, a, b, c] = xp_padded[n, i*stride + a, j*stride + b, c]``.
     On the CPU this is a strided view copied once; on a GPU, one elementwise kernel.
-    ``out``, a contiguous array of that shape, is filled instead of allocating (reusing
-    a buffer is about 2x faster on the CPU than a fresh array: no page faults).
+    ``out``, a contiguous array of that shape (or a function returning one, called only when
+    a copy is made), is filled instead of allocating (reusing a buffer is about 2x faster on
+    the CPU than a fresh array: no page faults).
+
+    A 1x1 window with stride 1 over a contiguous array (NIN's 1x1 layers, their gradients)
+    has the pixels themselves as patches: the array is returned as a view of that shape,
+    nothing copied and ``out`` unused. Callers only read the patches.
     """
     xp = get_array_module(xp_padded)
+    n, h, w, c = xp_padded.shape
+    if kh == kw == 1 and stride == 1 and (h, w) == (out_h, out_w) and xp_padded.flags.c_contiguous:
+        return xp_padded.reshape(n, h, w, 1, 1, c)
+    if callable(out):
+        out = out()
     if uses_kernels(xp):
         return im2col_gpu(xp_padded, kh, kw, stride, out_h, out_w, out)
-    n, _, _, c = xp_padded.shape
     sn, sh, sw, sc = xp_padded.strides
     view = xp.lib.stride_tricks.as_strided(
         xp_padded, shape=(n, out_h, out_w, kh, kw, c),
@@ -216,17 +227,14 @@ class Conv2D(Layer):
         cols = []
         shape = (n, oh, ow, k, k, cg)
         if G == 1:
-            if k == 1 and self.stride == 1 and self.pad == 0:  # a 1x1 convolution's patches are its input
-                c = xp.ascontiguousarray(x).reshape(m, -1)
-            else:
-                c = im2col(xpad, k, k, self.stride, oh, ow, self._buffer(0, shape, x)).reshape(m, -1)
+            c = im2col(xpad, k, k, self.stride, oh, ow, partial(self._buffer, 0, shape, x)).reshape(m, -1)
             y = c @ W.reshape(F, -1).T
             cols.append(c)
         else:
             y = xp.empty((m, F), dtype=x.dtype)
             for g in range(G):
                 c = im2col(xpad[..., g * cg:(g + 1) * cg], k, k, self.stride, oh, ow,
-                           self._buffer(g, shape, x)).reshape(m, -1)
+                           partial(self._buffer, g, shape, x)).reshape(m, -1)
                 y[:, g * fg:(g + 1) * fg] = c @ W[g * fg:(g + 1) * fg].reshape(fg, -1).T
                 cols.append(c)
         if "b" in self.params:
@@ -283,16 +291,13 @@ class Conv2D(Layer):
         dyq = pad_hw(dy, k - 1 - self.pad)
         shape = (n, h, w, k, k, fg)
         if G == 1:
-            if k == 1:  # pad is 0: the gradient itself is the patch matrix
-                c = xp.ascontiguousarray(dy).reshape(n * h * w, -1)
-            else:
-                c = im2col(dyq, k, k, 1, h, w, self._buffer("dx", shape, dy)).reshape(n * h * w, -1)
+            c = im2col(dyq, k, k, 1, h, w, partial(self._buffer, "dx", shape, dy)).reshape(n * h * w, -1)
             Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, cg)
             return (c @ Wr).reshape(n, h, w, cg)
         dx = xp.empty((n * h * w, self.in_channels), dtype=dy.dtype)
         for g in range(G):
             c = im2col(dyq[..., g * fg:(g + 1) * fg], k, k, 1, h, w,
-                       self._buffer("dx", shape, dy)).reshape(n * h * w, -1)
+                       partial(self._buffer, "dx", shape, dy)).reshape(n * h * w, -1)
             Wr = W[g * fg:(g + 1) * fg, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * fg, cg)
             dx[:, g * cg:(g + 1) * cg] = c @ Wr
         return dx.reshape(n, h, w, self.in_channels)
