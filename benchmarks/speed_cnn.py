@@ -263,8 +263,11 @@ def main(argv=None):
 
     import torch
 
+    from histnet.nn import parallel
+
     threads = blas_threads()
     torch.set_num_threads(threads)
+    parallel.set_threads(threads)  # histnet's elementwise layer threads, like PyTorch's
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, 32, 32, 3)).astype(np.float32)
     y = rng.integers(0, 10, args.batch)

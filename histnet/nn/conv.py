@@ -81,16 +81,18 @@ def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where:
     return span // stride + 1
 
 
-def pad_hw(x, pad: int, value=0.0):
+def pad_hw(x, pad: int, value=0.0, out=None):
     """Pad H and W of an NHWC array by ``pad`` on each side with ``value``.
 
     Only the border is filled, not the whole array first (one pass over the memory, not two).
+    ``out``, an array of the padded shape, is filled instead of a new one.
     """
     if pad == 0:
         return x
     xp = get_array_module(x)
     n, h, w, c = x.shape
-    out = xp.empty((n, h + 2 * pad, w + 2 * pad, c), dtype=x.dtype)
+    if out is None:
+        out = xp.empty((n, h + 2 * pad, w + 2 * pad, c), dtype=x.dtype)
     out[:, :pad] = value
     out[:, pad + h:] = value
     out[:, pad:pad + h, :pad] = value

@@ -30,11 +30,14 @@ and :class:`Sequential`. Convolution, pooling and LRN live in :mod:`.conv`,
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..backend import FLOAT, get_array_module, to_device, to_host
 from ..errors import CheckpointError, ConfigError
 from .init import init_bias, init_weight
+from .parallel import over_batch
 
 
 class Layer:
@@ -58,6 +61,31 @@ class Layer:
     def sublayers(self) -> list:
         """The layers a container holds (none for a plain layer)."""
         return []
+
+    def scratch(self, key, shape, dtype, xp):
+        """An uninitialised work array for ``key``, the same one as last step when nothing
+        outside the layer still holds it (no view of it returned earlier is alive).
+
+        A fresh array over 32 MB is new memory from the kernel every step, and touching it
+        page-faults (several ms a map, and worse from two threads at once); reusing it does
+        not. Whether the last one is free is read from its reference count, compared with
+        the count it had when it was made, so an array a caller kept is never overwritten.
+        """
+        store = self.__dict__.setdefault("_scratch", {})
+        entry = store.get(key)  # [array, its reference count when nothing else held it]
+        if entry is not None:
+            buf = entry[0]
+            if (buf.shape == tuple(shape) and buf.dtype == dtype and get_array_module(buf) is xp
+                    and sys.getrefcount(buf) == entry[1]):
+                return buf
+        buf = xp.empty(shape, dtype=dtype)
+        store[key] = entry = [buf, 0]
+        entry[1] = sys.getrefcount(buf)  # held by the list and `buf` here, as when reused above
+        return buf
+        buf = xp.empty(shape, dtype=dtype)
+        store[key] = (buf, 0)
+        store[key] = (buf, sys.getrefcount(buf))
+        return buf
 
     def named_params(self):
         """``(name, param, grad)`` of this layer and, for a container, its layers (qualified)."""
@@ -164,8 +192,13 @@ class Linear(Layer):
 
 def relu_grad(dy, y, out=None):
     """``dy`` where ``y > 0``, else 0: a product with the mask (``where`` is several times
-    slower on the CPU, its branch mispredicted on about half the entries)."""
-    return get_array_module(dy).multiply(dy, y > 0, out=out)
+    slower on the CPU, its branch mispredicted on about half the entries). Large maps are
+    split over the batch on the CPU's threads (:mod:`histnet.nn.parallel`)."""
+    xp = get_array_module(dy)
+    if out is None:
+        out = xp.empty(dy.shape, dtype=dy.dtype)
+    over_batch(lambda i: xp.multiply(dy[i], y[i] > 0, out=out[i]), dy.shape[0], dy.size, xp)
+    return out
 
 
 class ReLU(Layer):
@@ -185,7 +218,8 @@ class ReLU(Layer):
 
     def forward(self, x, train=False):
         xp = get_array_module(x)
-        y = xp.maximum(x, 0, out=x) if self.inplace else xp.maximum(x, 0)
+        y = x if self.inplace else xp.empty_like(x)
+        over_batch(lambda i: xp.maximum(x[i], 0, out=y[i]), x.shape[0], x.size, xp)
         self.cache = y if train else None
         return y
 
@@ -332,6 +366,7 @@ class Sequential(Layer):
         """Drop what forward kept for backward and reusable work arrays (frees memory)."""
         for layer in _all_layers(self):
             layer.cache = None
+            layer.__dict__.pop("_scratch", None)
             if hasattr(layer, "_buffers"):
                 layer._buffers = {}
 

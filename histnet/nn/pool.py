@@ -11,6 +11,9 @@ first maximum, as PyTorch), with k*k slab additions and no scatter; recomputing 
 winner there is cheaper than tracking an argmax in forward. Padding is -inf, so a
 padded position never wins (PyTorch's ``MaxPool2d(padding=...)``).
 
+On the CPU both passes run on slices of the batch in threads (:mod:`histnet.nn.parallel`);
+they are elementwise, so the cores share them with bit-identical results.
+
 Under cupy both passes are one kernel each (:mod:`histnet.nn.kernels`): forward keeps
 the position of each window's first maximum, and backward gathers, for every input,
 the gradients of the outputs that chose it (same result, one launch instead of k*k).
@@ -23,6 +26,7 @@ from ..errors import ConfigError
 from .conv import conv_output_size, pad_hw
 from .core import Layer
 from .kernels import maxpool_backward_gpu, maxpool_forward_gpu, uses_kernels
+from .parallel import over_batch
 
 
 class MaxPool2D(Layer):
@@ -62,15 +66,22 @@ class MaxPool2D(Layer):
             y, arg = maxpool_forward_gpu(x, k, s, self.pad, oh, ow)
             self.cache = ("kernel", arg, x.shape) if train else None
             return y
-        xpad = pad_hw(x, self.pad, value=-float("inf"))
-        y = None
-        for a in range(k):
-            for b in range(k):
-                slab = xpad[:, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :]
-                if y is None:
-                    y = slab.copy()
-                else:
-                    xp.maximum(y, slab, out=y)
+        self.cache = None  # frees last step's work arrays for reuse
+        p = self.pad
+        xpad = pad_hw(x, p, value=-float("inf"),
+                      out=self.scratch("xpad", (n, h + 2 * p, w + 2 * p, c), x.dtype, xp) if p else None)
+        y = self.scratch("y", (n, oh, ow, c), x.dtype, xp)
+
+        def run(i):  # the images i of the batch
+            for a in range(k):
+                for b in range(k):
+                    slab = xpad[i, a:a + s * (oh - 1) + 1:s, b:b + s * (ow - 1) + 1:s, :]
+                    if a == b == 0:
+                        y[i] = slab
+                    else:
+                        xp.maximum(y[i], slab, out=y[i])
+
+        over_batch(run, n, xpad.size, xp)
         self.cache = (xpad, y, x.shape) if train else None
         return y
 
@@ -83,17 +94,22 @@ class MaxPool2D(Layer):
         xpad, y, xshape = self.cache
         _, oh, ow, _ = dy.shape
         s, k, p = self.stride, self.k, self.pad
-        dxp = xp.zeros(xpad.shape, dtype=dy.dtype)
-        pending = xp.ones(y.shape, dtype=bool)  # outputs whose maximum is not yet found
-        hit = xp.empty(y.shape, dtype=bool)  # work arrays reused by every offset
-        part = xp.empty(dy.shape, dtype=dy.dtype)
-        for a in range(k):
-            for b in range(k):
-                sl = (slice(None), slice(a, a + s * (oh - 1) + 1, s), slice(b, b + s * (ow - 1) + 1, s))
-                xp.equal(xpad[sl], y, out=hit)
-                hit &= pending
-                pending ^= hit
-                dxp[sl] += xp.multiply(dy, hit, out=part)
+        dxp = self.scratch("dx", xpad.shape, dy.dtype, xp)
+
+        def run(i):  # the images i of the batch, with their own work arrays
+            dxp[i] = 0
+            pending = xp.ones(y[i].shape, dtype=bool)  # outputs whose maximum is not yet found
+            hit = xp.empty(y[i].shape, dtype=bool)  # work arrays reused by every offset
+            part = xp.empty(y[i].shape, dtype=dy.dtype)
+            for a in range(k):
+                for b in range(k):
+                    sl = (i, slice(a, a + s * (oh - 1) + 1, s), slice(b, b + s * (ow - 1) + 1, s))
+                    xp.equal(xpad[sl], y[i], out=hit)
+                    hit &= pending
+                    pending ^= hit
+                    dxp[sl] += xp.multiply(dy[i], hit, out=part)
+
+        over_batch(run, dy.shape[0], xpad.size, xp)
         return dxp[:, p:p + xshape[1], p:p + xshape[2], :] if p else dxp
 
     def output_shape(self, in_shape):

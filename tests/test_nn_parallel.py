@@ -1,0 +1,108 @@
+"""Layer work split over the batch on threads (histnet.nn.parallel) and reused work arrays
+(Layer.scratch): the same numbers as one thread, and nothing a caller still holds is ever
+overwritten."""
+
+import numpy as np
+import pytest
+
+from histnet.nn import parallel
+from histnet.nn.core import Layer, ReLU, relu_grad
+from histnet.nn.pool import MaxPool2D
+
+
+@pytest.fixture
+def two_threads():
+    before = parallel.threads()
+    parallel.set_threads(2)
+    yield
+    parallel.set_threads(before)
+
+
+def test_over_batch_covers_each_image_once(two_threads):
+    seen = np.zeros(1000, int)
+
+    def fn(s):
+        seen[s] += 1
+
+    parallel.over_batch(fn, 1000, parallel.MIN_SIZE)  # large enough to be split
+    assert (seen == 1).all()
+    parallel.over_batch(fn, 1000, 10)  # small: one call on this thread
+    assert (seen == 2).all()
+
+
+def test_over_batch_raises_a_threads_error(two_threads):
+    def fn(s):
+        if s.start > 0:
+            raise ValueError("second half failed")
+
+    with pytest.raises(ValueError, match="second half failed"):
+        parallel.over_batch(fn, 10, parallel.MIN_SIZE)
+
+
+def test_set_threads_rejects_zero():
+    with pytest.raises(ValueError, match="at least 1"):
+        parallel.set_threads(0)
+
+
+def test_threads_follow_the_environment(monkeypatch):
+    monkeypatch.setenv("HISTNET_THREADS", "3")
+    assert parallel._default_threads() == 3
+    monkeypatch.delenv("HISTNET_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel._default_threads() == 1
+
+
+def test_pool_and_relu_bit_identical_on_two_threads(two_threads):
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.standard_normal((16, 20, 20, 32)).astype(np.float32), 0)  # ties at 0
+    assert x.size >= parallel.MIN_SIZE
+    out = {}
+    for n in (1, 2):
+        parallel.set_threads(n)
+        pool = MaxPool2D(3, 2, 1)
+        y = pool.forward(x, train=True)
+        dx = pool.backward(np.ones_like(y))
+        relu = ReLU()
+        r = relu.forward(x - 0.5, train=True)
+        out[n] = (y.copy(), np.array(dx), r.copy(), relu.backward(np.full_like(r, 2.0)).copy())
+    for a, b in zip(out[1], out[2]):
+        np.testing.assert_array_equal(a, b)
+    # every output's gradient went to exactly one input: nothing lost or doubled
+    assert out[2][1].sum() == out[2][0].size
+
+
+def test_relu_grad_dtype_and_out():
+    dy = np.arange(-3, 3, dtype=np.float32)
+    y = np.array([0, 1, 0, 2, 3, 0], np.float32)
+    np.testing.assert_array_equal(relu_grad(dy, y), [0, -2, 0, 0, 1, 0])
+    assert relu_grad(dy, y).dtype == np.float32
+    out = np.empty_like(dy)
+    assert relu_grad(dy, y, out=out) is out
+
+
+def test_scratch_reused_only_when_free():
+    layer = Layer()
+    a = layer.scratch("w", (4, 5), np.float32, np)
+    a_id = id(a)
+    del a
+    b = layer.scratch("w", (4, 5), np.float32, np)
+    assert id(b) == a_id  # nothing held the first: the same memory again
+    view = b[1:]
+    del b
+    c = layer.scratch("w", (4, 5), np.float32, np)
+    assert id(c) != a_id and view.base is not None  # a view was alive: a new array
+    assert layer.scratch("w", (2, 5), np.float32, np).shape == (2, 5)
+
+
+def test_pool_outputs_a_caller_keeps_are_not_overwritten():
+    rng = np.random.default_rng(1)
+    pool = MaxPool2D(3, 2, 1)
+    x1, x2 = (rng.standard_normal((2, 9, 9, 3)).astype(np.float32) for _ in range(2))
+    y1 = pool.forward(x1, train=True)
+    dx1 = pool.backward(np.ones_like(y1))
+    keep_y, keep_dx = y1.copy(), np.array(dx1)
+    y2 = pool.forward(x2, train=True)
+    pool.backward(np.full_like(y2, 3.0))
+    np.testing.assert_array_equal(y1, keep_y)
+    np.testing.assert_array_equal(dx1, keep_dx)
+    assert not np.array_equal(y1, y2)
