@@ -33,6 +33,7 @@ import json
 import sys
 import time
 
+import histnet  # noqa: F401  first, as in the CLI: it sets OpenBLAS's idle timeout before numpy loads it
 import numpy as np
 
 from histnet.evaluate import machine_info

@@ -106,3 +106,19 @@ def test_pool_outputs_a_caller_keeps_are_not_overwritten():
     np.testing.assert_array_equal(y1, keep_y)
     np.testing.assert_array_equal(dx1, keep_dx)
     assert not np.array_equal(y1, y2)
+
+
+def test_openblas_idle_timeout_set_before_numpy_loads(tmp_path):
+    """Importing histnet first (as the CLI does) shortens OpenBLAS's idle spin; a value the
+    user set is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import histnet, os, numpy; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "4"
+    env["OPENBLAS_THREAD_TIMEOUT"] = "12"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "12"
