@@ -52,6 +52,7 @@ from .core import Layer
 from .init import init_bias, init_weight
 from .kernels import col2im_gpu, im2col_gpu, uses_kernels
 from . import winograd
+from .parallel import over_batch
 
 
 def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where: str = "conv") -> int:
@@ -93,11 +94,15 @@ def pad_hw(x, pad: int, value=0.0, out=None):
     n, h, w, c = x.shape
     if out is None:
         out = xp.empty((n, h + 2 * pad, w + 2 * pad, c), dtype=x.dtype)
-    out[:, :pad] = value
-    out[:, pad + h:] = value
-    out[:, pad:pad + h, :pad] = value
-    out[:, pad:pad + h, pad + w:] = value
-    out[:, pad:pad + h, pad:pad + w, :] = x
+
+    def fill(i):  # images i
+        out[i, :pad] = value
+        out[i, pad + h:] = value
+        out[i, pad:pad + h, :pad] = value
+        out[i, pad:pad + h, pad + w:] = value
+        out[i, pad:pad + h, pad:pad + w, :] = x[i]
+
+    over_batch(fill, n, out.size, xp)
     return out
 
 
@@ -127,8 +132,8 @@ def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int, out
         xp_padded, shape=(n, out_h, out_w, kh, kw, c),
         strides=(sn, sh * stride, sw * stride, sh, sw, sc))
     if out is None:
-        return xp.ascontiguousarray(view)
-    xp.copyto(out, view)
+        out = xp.empty(view.shape, dtype=view.dtype)
+    over_batch(lambda i: xp.copyto(out[i], view[i]), n, out.size, xp)  # the copy on every core
     return out
 
 

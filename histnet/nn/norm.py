@@ -34,6 +34,7 @@ import numpy as np
 from ..backend import FLOAT, get_array_module, to_device
 from ..errors import ConfigError
 from .core import Layer
+from .parallel import over_batch
 
 #: Per-channel arithmetic on (m, C) arrays with few channels runs numpy's inner loop over
 #: only C values per row; viewed as (m / W, W * C) rows with the channel vectors tiled W
@@ -97,10 +98,13 @@ class BatchNorm(Layer):
         if train:
             m = x2.shape[0]
             mean = self._colsum(x2) / m
-            xhat = xw - _tile(mean, r)  # centred now, normalised in place below: one (m, C) array in all
+            xhat = xp.empty(xw.shape, dtype=x.dtype)  # centred now, normalised in place below
+            mt = _tile(mean, r)
+            over_batch(lambda i: xp.subtract(xw[i], mt, out=xhat[i]), xw.shape[0], xw.size, xp)
             var = xp.einsum("ij,ij->j", xhat.reshape(-1, self.channels), xhat.reshape(-1, self.channels)) / m
             inv = (1.0 / xp.sqrt(var + self.eps)).astype(x.dtype, copy=False)
-            xhat *= _tile(inv, r)
+            it = _tile(inv, r)
+            over_batch(lambda i: xp.multiply(xhat[i], it, out=xhat[i]), xw.shape[0], xw.size, xp)
             mo = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             rm *= 1 - mo
@@ -112,8 +116,14 @@ class BatchNorm(Layer):
             inv = 1.0 / xp.sqrt(self.buffers["running_var"] + self.eps)
             xhat = (xw - _tile(self.buffers["running_mean"], r)) * _tile(inv, r)
             self.cache = (xhat, inv, None)
-        out = xhat * _tile(gamma, r)
-        out += _tile(beta, r)
+        out = xp.empty(xhat.shape, dtype=xhat.dtype)
+        gt, bt = _tile(gamma, r), _tile(beta, r)
+
+        def scale(i):
+            xp.multiply(xhat[i], gt, out=out[i])
+            out[i] += bt
+
+        over_batch(scale, out.shape[0], out.size, xp)
         return out.reshape(x.shape)
 
     def backward(self, dy):
@@ -130,10 +140,16 @@ class BatchNorm(Layer):
             return (dyw * _tile(gamma * inv, r)).reshape(dy.shape)
         m = dy2.shape[0]
         # dx = gamma inv / m (m dy - dbeta - xhat dgamma), with one (m, C) array
-        dx = xhat * _tile(dgamma / m, r)
-        xp.subtract(dyw, dx, out=dx)
-        dx -= _tile(dbeta / m, r)
-        dx *= _tile(gamma * inv, r)
+        dx = xp.empty(xhat.shape, dtype=xhat.dtype)
+        dgt, dbt, git = _tile(dgamma / m, r), _tile(dbeta / m, r), _tile(gamma * inv, r)
+
+        def grad(i):  # rows i; each line one pass, in the order of the formula above
+            xp.multiply(xhat[i], dgt, out=dx[i])
+            xp.subtract(dyw[i], dx[i], out=dx[i])
+            dx[i] -= dbt
+            dx[i] *= git
+
+        over_batch(grad, dx.shape[0], dx.size, xp)
         return dx.reshape(dy.shape)
 
     def _repeat(self, x) -> int:
