@@ -139,18 +139,33 @@ def test_bad_algo_names_the_layer():
         Conv2D(3, 8, 11, stride=4, algo="winograd", name="conv1")
 
 
-def test_standin_matches_numpy():
-    """The same code on the cupy stand-in (its arrays are not numpy's) gives numpy's numbers."""
+def _real_cupy():
+    try:
+        import cupy
+
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:
+        return None
+
+
+@pytest.mark.parametrize("where", ["standin", "cupy"])
+def test_device_arrays_match_numpy(where):
+    """The same code on the cupy stand-in (its arrays are not numpy's), and on real cupy where
+    a CUDA device is, gives numpy's numbers."""
+    xp = SC if where == "standin" else _real_cupy()
+    if xp is None:
+        pytest.skip("no CUDA device")
     a, b = _pair(3, 5, 3, 1)
     x = np.random.default_rng(6).standard_normal((2, 6, 7, 3))
     y = b.forward(x, train=True)
     dx = b.backward(np.ones_like(y))
     dw = b.grads["W"].copy()
-    c = Conv2D(3, 5, 3, padding=1, algo="winograd", rng=np.random.default_rng(0), dtype=np.float64, xp=SC)
+    c = Conv2D(3, 5, 3, padding=1, algo="winograd", rng=np.random.default_rng(0), dtype=np.float64, xp=xp)
     for name in b.params:
-        c.params[name] = SC.asarray(b.params[name])
-    ys = c.forward(SC.asarray(x), train=True)
-    dxs = c.backward(SC.ones(ys.shape, dtype=ys.dtype))
-    np.testing.assert_allclose(SC.asnumpy(ys), y, atol=1e-12)
-    np.testing.assert_allclose(SC.asnumpy(dxs), dx, atol=1e-12)
-    np.testing.assert_allclose(SC.asnumpy(c.grads["W"]), dw, atol=1e-12)
+        c.params[name] = xp.asarray(b.params[name])
+    ys = c.forward(xp.asarray(x), train=True)
+    assert c.cache[0] == "winograd"
+    dxs = c.backward(xp.ones(ys.shape, dtype=ys.dtype))
+    np.testing.assert_allclose(xp.asnumpy(ys), y, atol=1e-12)
+    np.testing.assert_allclose(xp.asnumpy(dxs), dx, atol=1e-12)
+    np.testing.assert_allclose(xp.asnumpy(c.grads["W"]), dw, atol=1e-12)
