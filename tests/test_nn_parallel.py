@@ -122,3 +122,22 @@ def test_openblas_idle_timeout_set_before_numpy_loads(tmp_path):
     env["OPENBLAS_THREAD_TIMEOUT"] = "12"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "12"
+
+
+def test_a_forked_child_gets_its_own_threads(two_threads):
+    """After fork the parent's pool threads do not exist in the child; the child must not wait
+    on them forever."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    x = np.maximum(np.random.default_rng(2).standard_normal((16, 20, 20, 32)).astype(np.float32), 0)
+    expected = MaxPool2D(3, 2, 1).forward(x)  # creates the pool here, in the parent
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_pool_in_child, (x,)).get(timeout=60)
+    np.testing.assert_array_equal(result, expected)
+
+
+def _pool_in_child(x):
+    return MaxPool2D(3, 2, 1).forward(x)

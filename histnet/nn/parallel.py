@@ -32,6 +32,16 @@ _threads = None
 _pool = None
 
 
+def _forget_pool() -> None:
+    """In a forked child the pool's threads do not exist: start a new pool when needed."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):  # a process forked by the user's own code (multiprocessing)
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _default_threads() -> int:
     for var in ("HISTNET_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(var, "").strip()
