@@ -51,7 +51,9 @@ from ..errors import ConfigError
 from .core import Layer
 from .init import init_bias, init_weight
 from .kernels import col2im_gpu, im2col_gpu, uses_kernels
-from . import winograd
+from .winograd import backward as winograd_backward
+from .winograd import forward as winograd_forward
+from .winograd import use_winograd
 from .parallel import over_batch
 
 
@@ -232,7 +234,7 @@ class Conv2D(Layer):
 
     def _uses_winograd(self, xp) -> bool:
         if self.algo == "auto":
-            return winograd.use_winograd(xp, self.k, self.stride, self.in_channels // self.groups,
+            return use_winograd(xp, self.k, self.stride, self.in_channels // self.groups,
                                          self.out_channels // self.groups)
         return self.algo == "winograd"
 
@@ -243,13 +245,13 @@ class Conv2D(Layer):
         cg, fg = self.in_channels // G, F // G
         W = self.params["W"]
         if G == 1:
-            y, cache = winograd.forward(x, W, self.pad)
+            y, cache = winograd_forward(x, W, self.pad)
             caches = [cache]
         else:
             y = xp.empty((x.shape[0], oh, ow, F), dtype=x.dtype)
             caches = []
             for g in range(G):
-                y[..., g * fg:(g + 1) * fg], cache = winograd.forward(
+                y[..., g * fg:(g + 1) * fg], cache = winograd_forward(
                     x[..., g * cg:(g + 1) * cg], W[g * fg:(g + 1) * fg], self.pad)
                 caches.append(cache)
         if "b" in self.params:
@@ -265,12 +267,12 @@ class Conv2D(Layer):
         if "b" in self.params:
             self.grads["b"] = dy.reshape(-1, F).sum(axis=0)
         if G == 1:
-            self.grads["W"], dx = winograd.backward(dy, caches[0], self.need_input_grad)
+            self.grads["W"], dx = winograd_backward(dy, caches[0], self.need_input_grad)
             return dx
         dW = xp.empty_like(self.params["W"])
         dx = xp.empty(xshape, dtype=dy.dtype) if self.need_input_grad else None
         for g in range(G):
-            dW[g * fg:(g + 1) * fg], dxg = winograd.backward(dy[..., g * fg:(g + 1) * fg], caches[g],
+            dW[g * fg:(g + 1) * fg], dxg = winograd_backward(dy[..., g * fg:(g + 1) * fg], caches[g],
                                                              self.need_input_grad)
             if dx is not None:
                 dx[..., g * cg:(g + 1) * cg] = dxg
