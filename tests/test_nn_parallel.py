@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from histnet.nn import parallel
+from histnet.nn.conv import Conv2D
 from histnet.nn.core import Layer, ReLU, relu_grad
+from histnet.nn.lrn import LRN
+from histnet.nn.norm import BatchNorm
 from histnet.nn.pool import MaxPool2D
 
 
@@ -69,6 +72,24 @@ def test_pool_and_relu_bit_identical_on_two_threads(two_threads):
         np.testing.assert_array_equal(a, b)
     # every output's gradient went to exactly one input: nothing lost or doubled
     assert out[2][1].sum() == out[2][0].size
+
+
+def test_lrn_batchnorm_and_convolutions_bit_identical_on_two_threads(two_threads):
+    """Their elementwise passes are split; their sums (GEMMs, batch statistics) are not."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 16, 16, 32)).astype(np.float32)
+    dy = rng.standard_normal(x.shape).astype(np.float32)
+    out = {}
+    for n in (1, 2):
+        parallel.set_threads(n)
+        res = []
+        for layer in (LRN(5, 1e-2, 0.75, 2.0), BatchNorm(32), Conv2D(32, 32, 3, padding=1, rng=0),
+                      Conv2D(32, 32, 3, padding=1, algo="im2col", rng=0)):
+            res += [layer.forward(x, train=True).copy(), np.array(layer.backward(dy.copy()))]
+            res += [g.copy() for g in layer.grads.values()]
+        out[n] = res
+    for a, b in zip(out[1], out[2]):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_relu_grad_dtype_and_out():

@@ -30,6 +30,7 @@ from ..backend import get_array_module
 from ..errors import ConfigError
 from .core import Layer
 from .kernels import lrn_backward_gpu, lrn_forward_gpu, uses_kernels
+from .parallel import over_batch
 
 
 def _band(xp, c, n, dtype):
@@ -90,11 +91,19 @@ class LRN(Layer):
         c = x.shape[-1]
         B = self._band_for(xp, c, x.dtype)
         x2 = x.reshape(-1, c)
-        d = (x2 * x2) @ B
-        d *= self.effective_alpha
-        d += self.k
-        scale = _pow_neg_beta(d, self.beta, xp)
-        y = x2 * scale
+        m = x2.shape[0]
+        sq = xp.empty_like(x2)
+        over_batch(lambda i: xp.multiply(x2[i], x2[i], out=sq[i]), m, x2.size, xp)
+        d = sq @ B  # the band sums: one GEMM, on BLAS's threads
+        scale, y = sq, xp.empty_like(x2)  # sq is not needed after the GEMM: its memory holds scale
+
+        def finish(i):  # rows i: d = k + alpha' sum, scale = d^-beta, y = x scale
+            d[i] *= self.effective_alpha
+            d[i] += self.k
+            scale[i] = _pow_neg_beta(d[i], self.beta, xp)
+            xp.multiply(x2[i], scale[i], out=y[i])
+
+        over_batch(finish, m, x2.size, xp)
         self.cache = (x2, d, scale, x.shape) if train else None
         return y.reshape(x.shape)
 
@@ -105,13 +114,23 @@ class LRN(Layer):
         x2, d, scale, shape = self.cache
         B = self._band_for(xp, shape[-1], dy.dtype)
         dy2 = dy.reshape(-1, shape[-1])
-        t = dy2 * x2
-        t *= scale
-        t /= d
-        dx = (t @ B)
-        dx *= x2
-        dx *= -2.0 * self.effective_alpha * self.beta
-        dx += dy2 * scale
+        m = dy2.shape[0]
+        t = xp.empty_like(x2)
+
+        def start(i):  # rows i: t = dy x scale / d
+            xp.multiply(dy2[i], x2[i], out=t[i])
+            t[i] *= scale[i]
+            t[i] /= d[i]
+
+        over_batch(start, m, x2.size, xp)
+        dx = t @ B
+
+        def finish(i):  # rows i: dx = -2 alpha' beta x (t B) + dy scale
+            dx[i] *= x2[i]
+            dx[i] *= -2.0 * self.effective_alpha * self.beta
+            dx[i] += dy2[i] * scale[i]
+
+        over_batch(finish, m, x2.size, xp)
         return dx.reshape(shape)
 
     def __repr__(self):
