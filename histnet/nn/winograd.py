@@ -97,9 +97,9 @@ def use_winograd(xp, kernel_size: int, stride: int, in_channels: int, out_channe
 
     Stride 1, a 3x3 or 5x5 kernel, numpy arrays, and at least 32 channels in and out per
     group. Below 32 channels the a*a GEMMs are too thin to repay the transforms' memory
-    passes (ResNet's 16-channel stage: 19 against 17 ms forward); from 32 on the layer is
-    1.7-2.5x faster forward and backward (``docs/cnn.md`` has the figures). On a GPU the
-    im2col kernels stay (no measurement there yet).
+    passes (ResNet's 16-channel stage: 0.76x of im2col's speed, forward and backward); from
+    32 on the layers measured were 1.4-3x faster (``docs/cnn.md`` has the figures). On a GPU
+    the im2col kernels stay (no measurement there yet).
     """
     return (xp is np and stride == 1 and kernel_size in (3, 5)
             and min(in_channels, out_channels) >= 32)
