@@ -162,3 +162,19 @@ def test_a_forked_child_gets_its_own_threads(two_threads):
 
 def _pool_in_child(x):
     return MaxPool2D(3, 2, 1).forward(x)
+
+
+def test_threads_keep_the_callers_numpy_error_state(two_threads):
+    """np.errstate set around a layer holds in its threads too (it is a context variable)."""
+    x = np.full((64, 64, 64, 8), 1e30, np.float32)
+    assert x.size >= parallel.MIN_SIZE
+    lrn = LRN(5, 1e-4, 0.75, 2.0)
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            lrn.forward(x)  # x * x overflows float32, in whichever thread runs the slice
+    with np.errstate(over="ignore", invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            lrn.forward(x)  # silent, in every thread

@@ -19,6 +19,7 @@ threads).
 
 from __future__ import annotations
 
+import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -87,7 +88,11 @@ def over_batch(fn, n: int, size: int, xp=np) -> None:
     if _pool is None:
         _pool = ThreadPoolExecutor(threads(), thread_name_prefix="histnet-layer")
     bounds = [i * n // k for i in range(k + 1)]
-    futures = [_pool.submit(fn, slice(bounds[i], bounds[i + 1])) for i in range(1, k)]
+    # each slice runs in a copy of the caller's context, so numpy's error state (np.errstate
+    # is a context variable) holds in the threads as it does here: a run that silences
+    # overflow warnings while it checks for divergence stays silent
+    futures = [_pool.submit(contextvars.copy_context().run, fn, slice(bounds[i], bounds[i + 1]))
+               for i in range(1, k)]
     try:
         fn(slice(bounds[0], bounds[1]))
     finally:  # never return (or raise) while a thread still writes into the caller's arrays
