@@ -74,7 +74,7 @@ def test_1x1_convolution_skips_the_patch_copy_with_the_same_numbers():
     np.testing.assert_array_equal(dx, (d2 @ W).reshape(3, 4, 5, 6))
     assert not np.shares_memory(y, x) and not np.shares_memory(dx, dy)
     assert np.shares_memory(im2col(x, 1, 1, 1, 4, 5), x)  # the patches are a view: nothing copied
-    assert conv._buffers == {}  # and no patch buffer was allocated for them
+    assert conv.__dict__.get("_scratch", {}) == {}  # and no patch buffer was allocated for them
     assert not np.shares_memory(im2col(x[..., :3], 1, 1, 1, 4, 5), x)  # a channel slice is gathered
 
 

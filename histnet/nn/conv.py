@@ -29,7 +29,7 @@ pixels; under cupy (and the cupy stand-in, which runs the same kernels on the CP
 use the single-kernel versions in :mod:`histnet.nn.kernels` instead (same arguments,
 the CPU version as the reference).
 The im2col outputs live in per-layer work arrays that are reused from step to step
-(:meth:`Conv2D._buffer`); ``Sequential.clear_cache`` frees them.
+(:meth:`~histnet.nn.core.Layer.scratch`); ``Sequential.clear_cache`` frees them.
 
 Stride-1 3x3 and 5x5 layers with at least 32 channels take Winograd's minimal filtering on the
 CPU instead (:mod:`histnet.nn.winograd`: 4x to 6x fewer multiplications, 1.4x to 3x faster a
@@ -54,7 +54,7 @@ from .kernels import col2im_gpu, im2col_gpu, uses_kernels
 from .winograd import backward as winograd_backward
 from .winograd import forward as winograd_forward
 from .winograd import use_winograd
-from .parallel import over_batch
+from .parallel import copyto, over_batch
 
 
 def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where: str = "conv") -> int:
@@ -135,7 +135,7 @@ def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int, out
         strides=(sn, sh * stride, sw * stride, sh, sw, sc))
     if out is None:
         out = xp.empty(view.shape, dtype=view.dtype)
-    over_batch(lambda i: xp.copyto(out[i], view[i]), n, out.size, xp)  # the copy on every core
+    copyto(out, view, xp)  # the copy on every core
     return out
 
 
@@ -223,19 +223,11 @@ class Conv2D(Layer):
         if bias is not None:
             self.params["b"] = init_bias(self.out_channels, bias, xp, dtype)
         self.need_input_grad = True
-        self._buffers = {}
-
-    def _buffer(self, key, shape, like):
-        """A reusable work array (im2col output) for ``key``, reallocated when the shape changes."""
-        buf = self._buffers.get(key)
-        if buf is None or buf.shape != shape or buf.dtype != like.dtype or get_array_module(buf) is not get_array_module(like):
-            buf = self._buffers[key] = get_array_module(like).empty(shape, dtype=like.dtype)
-        return buf
 
     def _uses_winograd(self, xp) -> bool:
         if self.algo == "auto":
             return use_winograd(xp, self.k, self.stride, self.in_channels // self.groups,
-                                         self.out_channels // self.groups)
+                                self.out_channels // self.groups)
         return self.algo == "winograd"
 
     def _forward_winograd(self, x, oh, ow, train):
@@ -294,6 +286,7 @@ class Conv2D(Layer):
         oh, ow = self._out_hw(h, w, x.shape)
         if self._uses_winograd(xp):
             return self._forward_winograd(x, oh, ow, train)
+        self.cache = None  # last step's patches: their work arrays are reused below
         G, F, k = self.groups, self.out_channels, self.k
         cg, fg = self.in_channels // G, F // G
         xpad = pad_hw(x, self.pad)
@@ -302,14 +295,15 @@ class Conv2D(Layer):
         cols = []
         shape = (n, oh, ow, k, k, cg)
         if G == 1:
-            c = im2col(xpad, k, k, self.stride, oh, ow, partial(self._buffer, 0, shape, x)).reshape(m, -1)
+            c = im2col(xpad, k, k, self.stride, oh, ow,
+                       partial(self.scratch, 0, shape, x.dtype, xp)).reshape(m, -1)
             y = c @ W.reshape(F, -1).T
             cols.append(c)
         else:
             y = xp.empty((m, F), dtype=x.dtype)
             for g in range(G):
                 c = im2col(xpad[..., g * cg:(g + 1) * cg], k, k, self.stride, oh, ow,
-                           partial(self._buffer, g, shape, x)).reshape(m, -1)
+                           partial(self.scratch, g, shape, x.dtype, xp)).reshape(m, -1)
                 y[:, g * fg:(g + 1) * fg] = c @ W[g * fg:(g + 1) * fg].reshape(fg, -1).T
                 cols.append(c)
         if "b" in self.params:
@@ -368,15 +362,17 @@ class Conv2D(Layer):
         dyq = pad_hw(dy, k - 1 - self.pad)
         shape = (n, h, w, k, k, fg)
         if G == 1:
-            c = im2col(dyq, k, k, 1, h, w, partial(self._buffer, "dx", shape, dy)).reshape(n * h * w, -1)
+            c = im2col(dyq, k, k, 1, h, w,
+                       partial(self.scratch, "dx", shape, dy.dtype, xp)).reshape(n * h * w, -1)
             Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, cg)
             return (c @ Wr).reshape(n, h, w, cg)
         dx = xp.empty((n * h * w, self.in_channels), dtype=dy.dtype)
         for g in range(G):
             c = im2col(dyq[..., g * fg:(g + 1) * fg], k, k, 1, h, w,
-                       partial(self._buffer, "dx", shape, dy)).reshape(n * h * w, -1)
+                       partial(self.scratch, "dx", shape, dy.dtype, xp)).reshape(n * h * w, -1)
             Wr = W[g * fg:(g + 1) * fg, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * fg, cg)
             dx[:, g * cg:(g + 1) * cg] = c @ Wr
+            del c  # frees the "dx" work array for the next group
         return dx.reshape(n, h, w, self.in_channels)
 
     def output_shape(self, in_shape):

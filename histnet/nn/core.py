@@ -82,10 +82,6 @@ class Layer:
         store[key] = entry = [buf, 0]
         entry[1] = sys.getrefcount(buf)  # held by the list and `buf` here, as when reused above
         return buf
-        buf = xp.empty(shape, dtype=dtype)
-        store[key] = (buf, 0)
-        store[key] = (buf, sys.getrefcount(buf))
-        return buf
 
     def named_params(self):
         """``(name, param, grad)`` of this layer and, for a container, its layers (qualified)."""
@@ -367,8 +363,6 @@ class Sequential(Layer):
         for layer in _all_layers(self):
             layer.cache = None
             layer.__dict__.pop("_scratch", None)
-            if hasattr(layer, "_buffers"):
-                layer._buffers = {}
 
     def n_params(self) -> int:
         return int(sum(int(np.prod(p.shape)) for _, p, _ in self.parameters()))

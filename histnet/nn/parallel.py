@@ -99,3 +99,9 @@ def over_batch(fn, n: int, size: int, xp=np) -> None:
         wait(futures)
     for f in futures:
         f.result()
+
+
+def copyto(dst, src, xp=np) -> None:
+    """``dst[...] = src`` (same shape; ``src`` may be any strided view), a slice of the leading
+    axis per thread: the gathers of im2col and Winograd, copies that numpy runs on one core."""
+    over_batch(lambda i: xp.copyto(dst[i], src[i]), dst.shape[0], dst.size, xp)

@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..backend import get_array_module
-from .parallel import over_batch
+from .parallel import copyto, over_batch
 
 # interpolation points of the a - 1 finite points (the last is "infinity"); small and
 # symmetric, the choice of Lavin & Gray's and most libraries' F(2,3) / F(4,3) matrices
@@ -131,18 +131,18 @@ def forward(x, W, pad: int, m: int = TILE):
     oh, ow = h + 2 * pad - r + 1, w + 2 * pad - r + 1
     th, tw = -(-oh // m), -(-ow // m)  # tiles down and across; the last ones may overhang
     xpad = xp.zeros((n, th * m + r - 1, tw * m + r - 1, c), dtype=x.dtype)
-    over_batch(lambda i: xp.copyto(xpad[i, pad:pad + h, pad:pad + w], x[i]), n, x.size, xp)
+    copyto(xpad[:, pad:pad + h, pad:pad + w], x, xp)
     sn, sh, sw, sc = xpad.strides
     tiles = xp.lib.stride_tricks.as_strided(xpad, (a, a, n, th, tw, c), (sh, sw, sn, sh * m, sw * m, sc))
     d = xp.empty(tiles.shape, dtype=x.dtype)
-    over_batch(lambda i: xp.copyto(d[i], tiles[i]), a, d.size, xp)  # the tile gather, by tile row
+    copyto(d, tiles, xp)  # the tile gather, a tile row per thread
     bb, _, aa = (xp.asarray(t) for t in _kron(m, r, np.dtype(x.dtype)))
     V = _transformed(bb, d).reshape(a * a, n * th * tw, c)
     U = filter_transform(W, m)
     Y = _transformed(aa, xp.matmul(V, U)).reshape(m, m, n, th, tw, f)
     Y = Y.transpose(2, 3, 0, 4, 1, 5).reshape(n, th * m, tw * m, f)[:, :oh, :ow]
     y = xp.empty(Y.shape, dtype=Y.dtype)
-    over_batch(lambda i: xp.copyto(y[i], Y[i]), n, y.size, xp)
+    copyto(y, Y, xp)
     return y, (V, U, x.shape, pad, m, r)
 
 
@@ -160,7 +160,7 @@ def backward(dy, cache, need_input_grad: bool = True):
         dy = full
     tiles = dy.reshape(n, th, m, tw, m, f).transpose(2, 4, 0, 1, 3, 5)
     dyt = xp.empty(tiles.shape, dtype=dy.dtype)
-    over_batch(lambda i: xp.copyto(dyt[i], tiles[i]), m, dyt.size, xp)
+    copyto(dyt, tiles, xp)
     bb, gg, aa = (xp.asarray(t) for t in _kron(m, r, np.dtype(dy.dtype)))
     dM = _transformed(aa.T, dyt).reshape(a * a, n * th * tw, f)
     dU = xp.matmul(V.transpose(0, 2, 1), dM)  # (a*a, C, F)
