@@ -54,7 +54,14 @@ from .kernels import col2im_gpu, im2col_gpu, uses_kernels
 from .winograd import backward as winograd_backward
 from .winograd import forward as winograd_forward
 from .winograd import use_winograd
-from .parallel import copyto, over_batch
+from .parallel import copyto, over_batch, over_batch_gemms
+
+#: ``Conv2D(algo="auto")`` gathers im2col a few images at a time, on every core, for numpy
+#: layers with fewer channels than this in or out (and no groups): see :func:`use_chunks`
+CHUNK_CHANNELS = 32
+#: patch floats gathered at once by each thread on that path (1 MB): a chunk's patches are
+#: still in the core's cache when its GEMM reads them
+CHUNK_FLOATS = 1 << 18
 
 
 def conv_output_size(size: int, k: int, stride: int = 1, pad: int = 0, *, where: str = "conv") -> int:
@@ -106,6 +113,23 @@ def pad_hw(x, pad: int, value=0.0, out=None):
 
     over_batch(fill, n, out.size, xp)
     return out
+
+
+def use_chunks(xp, kernel_size: int, stride: int, groups: int, in_channels: int, out_channels: int) -> bool:
+    """Whether ``Conv2D(algo="auto")`` takes im2col in chunks (when Winograd is not taken).
+
+    A layer with few channels (ResNet's 16-channel stage, the 3-channel first layers) does
+    little arithmetic per patch float, so whole-batch im2col + GEMM is bound by memory: the
+    patch matrix (75 MB for a 128 x 32 x 32 x 16 map and a 3x3 kernel) goes out to RAM and
+    back three times a step. Gathered a few images at a time, each chunk's patches are still
+    in the cache when its GEMM reads them, and each thread runs its own chunks with
+    single-threaded GEMMs. Such a layer's forward and backward took 40-42 ms against 54-58 ms
+    (2-vCPU guest, ``docs/cnn.md``). From 32 channels the GEMMs are big enough for the
+    whole-batch path (or Winograd). 1x1 stride-1 layers need no gather at all, and grouped
+    layers keep the whole-batch path.
+    """
+    return (xp is np and groups == 1 and min(in_channels, out_channels) < CHUNK_CHANNELS
+            and not (kernel_size == 1 and stride == 1))
 
 
 def im2col(xp_padded, kh: int, kw: int, stride: int, out_h: int, out_w: int, out=None):
@@ -205,11 +229,14 @@ class Conv2D(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, groups=1, *,
                  init="he", std=0.01, bias=0.0, algo="auto", rng=None, xp=np, dtype=FLOAT, name=None):
         super().__init__(name)
-        if algo not in ("auto", "im2col", "winograd"):
-            raise ConfigError(f"layer {name or 'Conv2D'}: algo={algo!r} must be one of auto, im2col, winograd")
+        if algo not in ("auto", "im2col", "winograd", "chunks"):
+            raise ConfigError(f"layer {name or 'Conv2D'}: algo={algo!r} must be one of auto, im2col, "
+                              "winograd, chunks")
         if algo == "winograd" and (int(stride) != 1 or int(kernel_size) not in (3, 5)):
             raise ConfigError(f"layer {name or 'Conv2D'}: algo='winograd' needs stride 1 and a 3x3 or 5x5 "
                               f"kernel, not stride {stride} and {kernel_size}x{kernel_size}")
+        if algo == "chunks" and int(groups) != 1:
+            raise ConfigError(f"layer {name or 'Conv2D'}: algo='chunks' has no groups (groups={groups})")
         self.algo = algo
         if in_channels % groups or out_channels % groups:
             raise ConfigError(f"layer {name or 'Conv2D'}: in_channels={in_channels} and "
@@ -224,11 +251,92 @@ class Conv2D(Layer):
             self.params["b"] = init_bias(self.out_channels, bias, xp, dtype)
         self.need_input_grad = True
 
-    def _uses_winograd(self, xp) -> bool:
-        if self.algo == "auto":
-            return use_winograd(xp, self.k, self.stride, self.in_channels // self.groups,
-                                self.out_channels // self.groups)
-        return self.algo == "winograd"
+    def _path(self, xp) -> str:
+        """"winograd", "chunks" or "im2col": the rule of ``algo="auto"``, or ``algo`` itself."""
+        if self.algo != "auto":
+            return self.algo
+        cg, fg = self.in_channels // self.groups, self.out_channels // self.groups
+        if use_winograd(xp, self.k, self.stride, cg, fg):
+            return "winograd"
+        if use_chunks(xp, self.k, self.stride, self.groups, cg, fg):
+            return "chunks"
+        return "im2col"
+
+    def _chunk(self, oh, ow, depth):
+        """Images per chunk: about CHUNK_FLOATS patch floats of ``depth`` channels."""
+        return max(1, CHUNK_FLOATS // (oh * ow * self.k * self.k * depth))
+
+    def _forward_chunks(self, x, oh, ow, train):
+        """im2col + GEMM a chunk of images at a time, each thread its own chunks; caches the
+        padded input (backward gathers the patches again, from the cache)."""
+        xp = get_array_module(x)
+        n, F, k, C = x.shape[0], self.out_channels, self.k, self.in_channels
+        xpad = pad_hw(x, self.pad)
+        Wt = self.params["W"].reshape(F, -1).T
+        bias = self.params.get("b")
+        y = xp.empty((n * oh * ow, F), dtype=x.dtype)
+        b = self._chunk(oh, ow, C)
+
+        def work(chunks):
+            buf = self.scratch(("chunk", chunks.start), (b, oh, ow, k, k, C), x.dtype, xp)
+            for i in range(chunks.start * b, min(chunks.stop * b, n), b):
+                j = min(i + b, n)
+                c = im2col(xpad[i:j], k, k, self.stride, oh, ow, buf[:j - i])
+                out = y[i * oh * ow:j * oh * ow]
+                xp.matmul(c.reshape(len(out), -1), Wt, out=out)
+                if bias is not None:
+                    out += bias
+
+        over_batch_gemms(work, -(-n // b), xp)
+        self.cache = ("chunks", xpad, x.shape, (n, oh, ow)) if train else None
+        return y.reshape(n, oh, ow, F)
+
+    def _backward_chunks(self, dy):
+        """dW as a sum of per-chunk products, added in chunk order (the same bits on any number
+        of threads); dx a chunk at a time as in :meth:`backward`."""
+        xp = get_array_module(dy)
+        _, xpad, xshape, (n, oh, ow) = self.cache
+        F, k, C, s = self.out_channels, self.k, self.in_channels, self.stride
+        W = self.params["W"]
+        dy = xp.ascontiguousarray(dy)
+        dy2 = dy.reshape(-1, F)
+        if "b" in self.params:
+            self.grads["b"] = dy2.sum(axis=0)
+        b = self._chunk(oh, ow, C)
+        nchunks = -(-n // b)
+        parts = xp.empty((nchunks, k * k * C, F), dtype=dy.dtype)
+        h, w = xshape[1], xshape[2]
+        dx = xp.empty(xshape, dtype=dy.dtype) if self.need_input_grad else None
+        gather_dx = self.stride == 1 and self.pad <= k - 1
+        if dx is not None and gather_dx:  # dx as a "full" convolution, as _input_grad_as_convolution
+            dyq = pad_hw(dy, k - 1 - self.pad)
+            Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, C)
+            bq = self._chunk(h, w, F)
+        p = self.pad
+
+        def work(chunks):
+            buf = self.scratch(("chunk", chunks.start), (b, oh, ow, k, k, C), dy.dtype, xp)
+            for ci in range(chunks.start, chunks.stop):
+                i, j = ci * b, min(ci * b + b, n)
+                c = im2col(xpad[i:j], k, k, s, oh, ow, buf[:j - i]).reshape((j - i) * oh * ow, -1)
+                xp.matmul(c.T, dy2[i * oh * ow:j * oh * ow], out=parts[ci])
+                if dx is None or gather_dx:
+                    continue
+                dc = (dy2[i * oh * ow:j * oh * ow] @ W.reshape(F, -1)).reshape(j - i, oh, ow, k, k, C)
+                dxp = col2im(dc, (j - i,) + tuple(xpad.shape[1:]), s)
+                dx[i:j] = dxp[:, p:p + h, p:p + w, :]
+            if dx is not None and gather_dx:
+                start, stop = chunks.start * b, min(chunks.stop * b, n)
+                qbuf = self.scratch(("chunk-dx", chunks.start), (bq, h, w, k, k, F), dy.dtype, xp)
+                dx2 = dx.reshape(n * h * w, C)
+                for i in range(start, stop, bq):
+                    j = min(i + bq, stop)
+                    c = im2col(dyq[i:j], k, k, 1, h, w, qbuf[:j - i]).reshape((j - i) * h * w, -1)
+                    xp.matmul(c, Wr, out=dx2[i * h * w:j * h * w])
+
+        over_batch_gemms(work, nchunks, xp)
+        self.grads["W"] = xp.ascontiguousarray(parts.sum(axis=0).T).reshape(W.shape)
+        return dx
 
     def _forward_winograd(self, x, oh, ow, train):
         """Each group's output by :func:`histnet.nn.winograd.forward`; caches its transforms."""
@@ -284,8 +392,11 @@ class Conv2D(Layer):
                               f"{self.in_channels} channels, got shape {tuple(x.shape)}")
         n, h, w, _ = x.shape
         oh, ow = self._out_hw(h, w, x.shape)
-        if self._uses_winograd(xp):
+        path = self._path(xp)
+        if path == "winograd":
             return self._forward_winograd(x, oh, ow, train)
+        if path == "chunks":
+            return self._forward_chunks(x, oh, ow, train)
         self.cache = None  # last step's patches: their work arrays are reused below
         G, F, k = self.groups, self.out_channels, self.k
         cg, fg = self.in_channels // G, F // G
@@ -316,6 +427,8 @@ class Conv2D(Layer):
         xp = get_array_module(dy)
         if self.cache[0] == "winograd":
             return self._backward_winograd(dy)
+        if self.cache[0] == "chunks":
+            return self._backward_chunks(dy)
         cols, pshape, xshape, (n, oh, ow) = self.cache
         G, F, k = self.groups, self.out_channels, self.k
         cg, fg = self.in_channels // G, F // G

@@ -19,6 +19,7 @@ threads).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -31,6 +32,7 @@ MIN_SIZE = 1 << 17
 
 _threads = None
 _pool = None
+_blas = None  # threadpoolctl's controller of the loaded BLAS libraries, made on first use
 
 
 def _forget_pool() -> None:
@@ -105,3 +107,28 @@ def copyto(dst, src, xp=np) -> None:
     """``dst[...] = src`` (same shape; ``src`` may be any strided view), a slice of the leading
     axis per thread: the gathers of im2col and Winograd, copies that numpy runs on one core."""
     over_batch(lambda i: xp.copyto(dst[i], src[i]), dst.shape[0], dst.size, xp)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """BLAS on one thread inside the block (then as before), so that each layer thread's GEMMs
+    run on its own core instead of all of them sharing BLAS's threads (threadpoolctl, which
+    scikit-learn installs; entering and leaving costs about 0.1 ms)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    with _blas.limit(limits=1, user_api="blas"):
+        yield
+
+
+def over_batch_gemms(fn, n: int, xp=np) -> None:
+    """:func:`over_batch` for work that calls BLAS: ``fn(s)`` on every thread's slice of the
+    batch, each slice's GEMMs on one core (the im2col of a few images at a time, see
+    :meth:`histnet.nn.Conv2D`). On one thread, or under cupy, ``fn`` sees the whole batch."""
+    if xp is not np or min(threads(), n) <= 1:
+        fn(slice(0, n))
+        return
+    with one_blas_thread():
+        over_batch(fn, n, MIN_SIZE, xp)
