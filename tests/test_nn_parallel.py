@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from histnet.nn import parallel
+from histnet.nn.blocks import Residual
 from histnet.nn.conv import Conv2D
 from histnet.nn.core import Layer, ReLU, relu_grad
 from histnet.nn.lrn import LRN
@@ -75,7 +76,8 @@ def test_pool_and_relu_bit_identical_on_two_threads(two_threads):
 
 
 def test_lrn_batchnorm_and_convolutions_bit_identical_on_two_threads(two_threads):
-    """Their elementwise passes are split; their sums (GEMMs, batch statistics) are not."""
+    """Their elementwise passes are split; their sums are not, or (the chunked convolution's
+    weight gradient) add per-chunk products in chunk order."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((16, 16, 16, 32)).astype(np.float32)
     dy = rng.standard_normal(x.shape).astype(np.float32)
@@ -83,8 +85,10 @@ def test_lrn_batchnorm_and_convolutions_bit_identical_on_two_threads(two_threads
     for n in (1, 2):
         parallel.set_threads(n)
         res = []
+        block = Residual([Conv2D(32, 32, 3, padding=1, algo="chunks", rng=0), BatchNorm(32), ReLU(inplace=True),
+                          Conv2D(32, 32, 3, padding=1, rng=1), BatchNorm(32)])
         for layer in (LRN(5, 1e-2, 0.75, 2.0), BatchNorm(32), Conv2D(32, 32, 3, padding=1, rng=0),
-                      Conv2D(32, 32, 3, padding=1, algo="im2col", rng=0)):
+                      Conv2D(32, 32, 3, padding=1, algo="im2col", rng=0), block):
             res += [layer.forward(x, train=True).copy(), np.array(layer.backward(dy.copy()))]
             res += [g.copy() for g in layer.grads.values()]
         out[n] = res

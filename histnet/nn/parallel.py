@@ -126,8 +126,10 @@ def one_blas_thread():
 def over_batch_gemms(fn, n: int, xp=np) -> None:
     """:func:`over_batch` for work that calls BLAS: ``fn(s)`` on every thread's slice of the
     batch, each slice's GEMMs on one core (the im2col of a few images at a time, see
-    :meth:`histnet.nn.Conv2D`). On one thread, or under cupy, ``fn`` sees the whole batch."""
-    if xp is not np or min(threads(), n) <= 1:
+    :meth:`histnet.nn.Conv2D`). On one thread BLAS is held to one thread as well: OpenBLAS's
+    threaded kernels round differently from its one-thread kernels, and the results must not
+    depend on the thread count. Under cupy ``fn`` sees the whole batch."""
+    if xp is not np:
         fn(slice(0, n))
         return
     with one_blas_thread():
