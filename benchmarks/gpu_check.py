@@ -80,7 +80,7 @@ def install_gpu_extra(timeout: float) -> str:
 def run_tests(timeout: float, env: dict) -> dict:
     """The kernel, backend and layer tests, on whatever cupy the environment gives."""
     files = ["tests/test_kernels.py", "tests/test_backend.py", "tests/test_nn_conv.py", "tests/test_nn_core.py",
-             "tests/test_nn_blocks.py", "tests/test_nn_winograd.py"]
+             "tests/test_nn_blocks.py", "tests/test_nn_winograd.py", "tests/test_nn_conv_chunks.py"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files]
     try:
         p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)

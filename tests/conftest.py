@@ -1,4 +1,5 @@
-"""Shared test set-up: every test run keeps its caches in a temporary folder, never in ~/.cache."""
+"""Shared test set-up: every test run keeps its caches in a temporary folder, never in ~/.cache;
+``device_xp`` gives the device array modules a GPU test runs on."""
 
 import os
 
@@ -15,3 +16,26 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("HISTNET_CACHE", None)
     else:
         os.environ["HISTNET_CACHE"] = old
+
+
+def _real_cupy():
+    try:
+        import cupy
+
+        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
+    except Exception:
+        return None
+
+
+@pytest.fixture(params=["standin", "cupy"])
+def device_xp(request):
+    """The cupy stand-in (its arrays are not numpy's), then real cupy where a CUDA device is
+    (skipped elsewhere; ``benchmarks/gpu_check.py`` runs these tests on a GPU)."""
+    if request.param == "standin":
+        from histnet.standin import arrays
+
+        return arrays
+    cp = _real_cupy()
+    if cp is None:
+        pytest.skip("no CUDA device")
+    return cp

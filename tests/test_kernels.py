@@ -14,25 +14,11 @@ from histnet.standin import arrays as standin
 from histnet.standin import elementwise
 
 
-def _real_cupy():
-    try:
-        import cupy
-
-        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:
-        return None
-
-
-@pytest.fixture(params=["standin", "cupy"])
-def xp(request):
-    if request.param == "standin":
-        if not elementwise.available():
-            pytest.skip("no C++ compiler to run the kernels on the CPU")
-        return standin
-    cp = _real_cupy()
-    if cp is None:
-        pytest.skip("no CUDA device")
-    return cp
+@pytest.fixture
+def xp(device_xp):
+    if device_xp is standin and not elementwise.available():
+        pytest.skip("no C++ compiler to run the kernels on the CPU")
+    return device_xp
 
 
 def host(a):

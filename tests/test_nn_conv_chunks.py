@@ -1,7 +1,7 @@
 """im2col a few images at a time on every core (Conv2D's "chunks" path): the same outputs and
 gradients as whole-batch im2col + GEMM in float64, backward against finite differences, the same
 bits on one thread and on two, BLAS back to its threads afterwards, the "auto" rule, and the
-cupy stand-in against numpy."""
+cupy stand-in (and real cupy where a CUDA device is) against numpy."""
 
 import numpy as np
 import pytest
@@ -127,14 +127,16 @@ def test_chunks_has_no_groups():
         Conv2D(16, 16, 3, groups=2, algo="chunks", name="conv2")
 
 
-def test_standin_matches_numpy(small_chunks):
-    """Forced on the cupy stand-in (its arrays are not numpy's) the path gives numpy's numbers."""
-    a, b = _pair(3, 4, 3, 2, 1, xp=SC)
+def test_device_arrays_match_numpy(small_chunks, device_xp):
+    """Forced on the cupy stand-in (its arrays are not numpy's), and on real cupy where a CUDA
+    device is, the path gives numpy's numbers."""
+    xp = device_xp
+    a, b = _pair(3, 4, 3, 2, 1, xp=xp)
     x = np.random.default_rng(7).standard_normal((5, 7, 7, 3))
     ya = a.forward(x, train=True)
-    ys = b.forward(SC.asarray(x), train=True)
+    ys = b.forward(xp.asarray(x), train=True)
     assert b.cache[0] == "chunks"
-    np.testing.assert_allclose(SC.asnumpy(ys), ya, atol=1e-12)
+    np.testing.assert_allclose(xp.asnumpy(ys), ya, atol=1e-12)
     dy = np.random.default_rng(8).standard_normal(ya.shape)
-    np.testing.assert_allclose(SC.asnumpy(b.backward(SC.asarray(dy))), a.backward(dy), atol=1e-12)
-    np.testing.assert_allclose(SC.asnumpy(b.grads["W"]), a.grads["W"], atol=1e-11)
+    np.testing.assert_allclose(xp.asnumpy(b.backward(xp.asarray(dy))), a.backward(dy), atol=1e-12)
+    np.testing.assert_allclose(xp.asnumpy(b.grads["W"]), a.grads["W"], atol=1e-11)

@@ -139,22 +139,10 @@ def test_bad_algo_names_the_layer():
         Conv2D(3, 8, 11, stride=4, algo="winograd", name="conv1")
 
 
-def _real_cupy():
-    try:
-        import cupy
-
-        return cupy if cupy.cuda.runtime.getDeviceCount() > 0 else None
-    except Exception:
-        return None
-
-
-@pytest.mark.parametrize("where", ["standin", "cupy"])
-def test_device_arrays_match_numpy(where):
+def test_device_arrays_match_numpy(device_xp):
     """The same code on the cupy stand-in (its arrays are not numpy's), and on real cupy where
     a CUDA device is, gives numpy's numbers."""
-    xp = SC if where == "standin" else _real_cupy()
-    if xp is None:
-        pytest.skip("no CUDA device")
+    xp = device_xp
     a, b = _pair(3, 5, 3, 1)
     x = np.random.default_rng(6).standard_normal((2, 6, 7, 3))
     y = b.forward(x, train=True)
