@@ -1,5 +1,6 @@
 """Shared test set-up: every test run keeps its caches in a temporary folder, never in ~/.cache;
-``device_xp`` gives the device array modules a GPU test runs on."""
+``device_xp`` gives the device array modules a GPU test runs on, ``two_threads`` runs the layer
+threads on two threads (then as before)."""
 
 import os
 
@@ -39,3 +40,13 @@ def device_xp(request):
     if cp is None:
         pytest.skip("no CUDA device")
     return cp
+
+
+@pytest.fixture
+def two_threads():
+    from histnet.nn import parallel
+
+    before = parallel.threads()
+    parallel.set_threads(2)
+    yield
+    parallel.set_threads(before)

@@ -22,14 +22,6 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(conv, "CHUNK_FLOATS", 300)
 
 
-@pytest.fixture
-def two_threads():
-    before = parallel.threads()
-    parallel.set_threads(2)
-    yield
-    parallel.set_threads(before)
-
-
 def _pair(c, f, k, stride, pad, dtype=np.float64, bias=0.0, seed=0, xp=np):
     """Two layers with the same weights: whole-batch im2col and chunks."""
     rng = np.random.default_rng(seed)

@@ -14,14 +14,6 @@ from histnet.nn.norm import BatchNorm
 from histnet.nn.pool import MaxPool2D
 
 
-@pytest.fixture
-def two_threads():
-    before = parallel.threads()
-    parallel.set_threads(2)
-    yield
-    parallel.set_threads(before)
-
-
 def test_over_batch_covers_each_image_once(two_threads):
     seen = np.zeros(1000, int)
 
