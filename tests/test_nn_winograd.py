@@ -53,15 +53,26 @@ def test_f23_is_lavin_and_gray():
         np.testing.assert_allclose(ours, paper, atol=1e-12)
 
 
+@pytest.fixture(params=["whole batch", "chunks of a few images"])
+def chunks(request, monkeypatch):
+    """The batch in one chunk, then in several (the last one short)."""
+    if request.param != "whole batch":
+        monkeypatch.setattr(winograd, "CHUNK_FLOATS", {3: 400, 5: 400})
+        monkeypatch.setattr(winograd, "MIN_CHUNK_TILES", 1)
+    return request.param
+
+
 @pytest.mark.parametrize("k,pad,hw,groups", [(3, 1, (7, 9), 1), (3, 0, (8, 8), 1), (5, 2, (9, 6), 1),
                                              (5, 0, (11, 12), 1), (3, 1, (5, 6), 2), (5, 1, (6, 7), 2)])
-def test_matches_im2col_float64(k, pad, hw, groups):
+def test_matches_im2col_float64(chunks, k, pad, hw, groups):
     """Same outputs and gradients as the direct sums, on sizes that are and are not multiples
-    of the 4-pixel tile (the overhanging tiles' outputs are cut and get no gradient)."""
+    of the 4-pixel tile (the overhanging tiles' outputs are cut and get no gradient), with the
+    batch in one chunk and in several."""
     a, b = _pair(4, 6, k, pad, groups)
     x = np.random.default_rng(1).standard_normal((3, *hw, 4))
     ya, yb = a.forward(x, train=True), b.forward(x, train=True)
     assert yb.shape == ya.shape
+    assert (len(b.cache[1][0][0]) == 1) == (chunks == "whole batch")  # V, one per chunk
     np.testing.assert_allclose(yb, ya, rtol=0, atol=1e-11)
     dy = np.random.default_rng(2).standard_normal(ya.shape)
     dxa, dxb = a.backward(dy.copy()), b.backward(dy.copy())
@@ -71,7 +82,7 @@ def test_matches_im2col_float64(k, pad, hw, groups):
 
 
 @pytest.mark.parametrize("k,pad,groups", [(3, 1, 1), (5, 2, 1), (3, 0, 2)])
-def test_gradients_finite_differences(k, pad, groups):
+def test_gradients_finite_differences(chunks, k, pad, groups):
     _, layer = _pair(2, 4, k, pad, groups)
     x = np.random.default_rng(3).standard_normal((2, 6, 5, 2))
     for name, (analytic, numeric) in check_layer(layer, x).items():
@@ -122,13 +133,14 @@ def test_auto_rule():
     for label, layer in {"64ch 3x3": Conv2D(64, 64, 3, padding=1, rng=rng),
                          "64ch 5x5": Conv2D(64, 64, 5, padding=2, rng=rng),
                          "16ch 3x3": Conv2D(16, 16, 3, padding=1, rng=rng),
+                         "8ch 3x3": Conv2D(8, 8, 3, padding=1, rng=rng),
                          "stride 2": Conv2D(64, 64, 3, stride=2, padding=1, rng=rng),
                          "1x1": Conv2D(64, 64, 1, rng=rng),
-                         "2 groups of 16": Conv2D(32, 64, 3, padding=1, groups=2, rng=rng)}.items():
+                         "2 groups of 8": Conv2D(16, 32, 3, padding=1, groups=2, rng=rng)}.items():
         layer.forward(x[..., :layer.in_channels], train=True)
         chosen[label] = layer.cache[0] == "winograd"
-    assert chosen == {"64ch 3x3": True, "64ch 5x5": True, "16ch 3x3": False, "stride 2": False,
-                      "1x1": False, "2 groups of 16": False}
+    assert chosen == {"64ch 3x3": True, "64ch 5x5": True, "16ch 3x3": True, "8ch 3x3": False, "stride 2": False,
+                      "1x1": False, "2 groups of 8": False}
     assert not winograd.use_winograd(SC, 3, 1, 64, 64)  # a GPU keeps its im2col kernels
 
 

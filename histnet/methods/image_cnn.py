@@ -115,10 +115,10 @@ class CnnConfig:
         The hidden units' non-linearity (the 2012 paper's Figure 1 compares the two).
     conv_algo : {"auto", "im2col"}, default="auto"
         How the convolutions compute (:class:`histnet.nn.Conv2D`'s ``algo``): ``auto`` takes
-        Winograd's F(4x4, k x k) for the stride-1 3x3 and 5x5 layers of 32 channels or more
+        Winograd's F(4x4, k x k) for the stride-1 3x3 and 5x5 layers of 16 channels or more
         on the CPU (fewer multiplications, same sums to a relative 1e-5 in float32), and
-        gathers im2col a few images at a time on every core for layers of fewer than 32
-        channels (the same sums in another order); ``im2col`` keeps whole-batch im2col + GEMM
+        gathers im2col a few images at a time on every core for the other layers of fewer
+        than 32 channels (the same sums in another order); ``im2col`` keeps whole-batch im2col + GEMM
         everywhere (the results committed before 2026-12-02 were computed that way).
     """
 

@@ -31,9 +31,11 @@ the CPU version as the reference).
 The im2col outputs live in per-layer work arrays that are reused from step to step
 (:meth:`~histnet.nn.core.Layer.scratch`); ``Sequential.clear_cache`` frees them.
 
-Stride-1 3x3 and 5x5 layers with at least 32 channels take Winograd's minimal filtering on the
-CPU instead (:mod:`histnet.nn.winograd`: 4x to 6x fewer multiplications, 1.4x to 3x faster a
-layer as measured in ``docs/cnn.md``); ``algo="im2col"`` keeps the path above for every layer.
+Stride-1 3x3 and 5x5 layers with at least 16 channels take Winograd's minimal filtering on the
+CPU instead (:mod:`histnet.nn.winograd`: 4x to 6x fewer multiplications, 1.1x to 3x faster a
+layer as measured in ``docs/cnn.md``), and other layers with fewer than 32 channels gather
+im2col a few images at a time (:func:`use_chunks`); ``algo="im2col"`` keeps the path above
+for every layer.
 
 Grouped convolution (``groups=2``) is AlexNet's two-GPU split: "the kernels of the
 second, fourth, and fifth convolutional layers are connected only to those kernel
@@ -118,15 +120,16 @@ def pad_hw(x, pad: int, value=0.0, out=None):
 def use_chunks(xp, kernel_size: int, stride: int, groups: int, in_channels: int, out_channels: int) -> bool:
     """Whether ``Conv2D(algo="auto")`` takes im2col in chunks (when Winograd is not taken).
 
-    A layer with few channels (ResNet's 16-channel stage, the 3-channel first layers) does
-    little arithmetic per patch float, so whole-batch im2col + GEMM is bound by memory: the
-    patch matrix (75 MB for a 128 x 32 x 32 x 16 map and a 3x3 kernel) goes out to RAM and
-    back three times a step. Gathered a few images at a time, each chunk's patches are still
-    in the cache when its GEMM reads them, and each thread runs its own chunks with
-    single-threaded GEMMs. Such a layer's forward and backward took 40-42 ms against 54-58 ms
-    (2-vCPU guest, ``docs/cnn.md``). From 32 channels the GEMMs are big enough for the
-    whole-batch path (or Winograd). 1x1 stride-1 layers need no gather at all, and grouped
-    layers keep the whole-batch path.
+    A layer with few channels (the 3-channel first layers, ResNet's 16 -> 32 downsampling)
+    does little arithmetic per patch float, so whole-batch im2col + GEMM is bound by memory:
+    the patch matrix of a 128 x 32 x 32 x 16 map and a 3x3 kernel is 75 MB, written out and
+    read back three times a step. Gathered a few images at a time, each chunk's patches are
+    still in the cache when its GEMM reads them, and each thread runs its own chunks with
+    single-threaded GEMMs: ResNet's 16 -> 32 stride-2 layer took 14.0 ms forward and backward
+    against 21.4, alexnet-cifar's 3 -> 64 5x5 first layer 33.2 against 39.2 (2-vCPU guest,
+    ``results/speed.md``). From 32 channels the GEMMs are big enough for the whole-batch path
+    (or Winograd). 1x1 stride-1 layers need no gather at all, and grouped layers keep the
+    whole-batch path.
     """
     return (xp is np and groups == 1 and min(in_channels, out_channels) < CHUNK_CHANNELS
             and not (kernel_size == 1 and stride == 1))
@@ -209,12 +212,14 @@ class Conv2D(Layer):
     bias : float or None, default=0.0
         Initial bias (the paper: 1 in conv2, conv4, conv5); None: no bias at all (a
         convolution followed by batch normalisation, whose mean subtraction would cancel it).
-    algo : {"auto", "im2col", "winograd"}, default="auto"
+    algo : {"auto", "im2col", "winograd", "chunks"}, default="auto"
         How forward and backward are computed. ``"auto"`` takes Winograd's F(4x4, k x k)
         where :func:`histnet.nn.winograd.use_winograd` says it is faster (stride 1, 3x3 or
-        5x5, numpy, 32 channels or more per group) and im2col + GEMM elsewhere;
-        ``"winograd"`` forces it on any stride-1 3x3 or 5x5 layer. The two differ only in
-        rounding (about 1e-5 relative in float32).
+        5x5, numpy, 16 channels or more per group), im2col in chunks where :func:`use_chunks`
+        does (fewer than 32 channels) and whole-batch im2col + GEMM elsewhere;
+        ``"winograd"`` forces Winograd on any stride-1 3x3 or 5x5 layer, ``"chunks"`` the
+        chunks on any layer without groups, ``"im2col"`` the whole batch everywhere. They
+        differ only in rounding (about 1e-5 relative in float32).
     rng, xp, dtype, name
         As :class:`~histnet.nn.core.Linear`.
 

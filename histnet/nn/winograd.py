@@ -33,6 +33,14 @@ output differs from direct convolution by a relative ~1e-5 (F(4,5) with points 0
 +-1/2) instead of ~1e-7; ``tests/test_nn_winograd.py`` bounds it in float32 and float64.
 :class:`histnet.nn.Conv2D` takes this path on the CPU where it is faster (``algo="auto"``: see
 :func:`use_winograd`); ``algo="im2col"`` keeps the direct sums.
+
+On the CPU the four steps run on a few images at a time (a chunk whose transformed arrays are
+about 1 MB, 4 MB for 5x5), each thread its own chunks with single-threaded GEMMs, so a chunk's
+tiles, V and M are read from the core's cache and not from memory: ResNet's 32-channel layer
+took 12.7 ms forward and backward against 18.0 for the four steps over the whole batch, its
+16-channel layer 17.3 against 29.3. A layer whose chunk GEMMs would have fewer than
+MIN_CHUNK_TILES rows (many channels on a small map) takes the whole batch at once, with all of
+BLAS's threads.
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..backend import get_array_module
-from .parallel import copyto, over_batch
+from .parallel import copyto, over_batch, over_batch_gemms
 
 # interpolation points of the a - 1 finite points (the last is "infinity"); small and
 # symmetric, the choice of Lavin & Gray's and most libraries' F(2,3) / F(4,3) matrices
@@ -50,6 +58,9 @@ _POINTS = {4: (0.0, 1.0, -1.0), 6: (0.0, 1.0, -1.0, 2.0, -2.0), 8: (0.0, 1.0, -1
 
 #: output tile size used for 3x3 and 5x5 kernels (F(4x4, r x r)); measured faster than m = 2
 TILE = 4
+
+#: ``Conv2D(algo="auto")`` takes Winograd from this many channels in and out per group
+MIN_CHANNELS = 16
 
 
 @lru_cache(maxsize=None)
@@ -95,14 +106,17 @@ def _kron(m: int, r: int, dtype):
 def use_winograd(xp, kernel_size: int, stride: int, in_channels: int, out_channels: int) -> bool:
     """Whether ``Conv2D(algo="auto")`` takes this path: the rule, measured on the CPU.
 
-    Stride 1, a 3x3 or 5x5 kernel, numpy arrays, and at least 32 channels in and out per
-    group. Below 32 channels the a*a GEMMs are too thin to repay the transforms' memory
-    passes (ResNet's 16-channel stage: 0.76x of im2col's speed, forward and backward); from
-    32 on the layers measured were 1.4-3x faster (``docs/cnn.md`` has the figures). On a GPU
-    the im2col kernels stay (no measurement there yet).
+    Stride 1, a 3x3 or 5x5 kernel, numpy arrays, and at least MIN_CHANNELS (16) channels in
+    and out per group. Over the whole batch at once the a*a GEMMs at 16 channels were too thin
+    to repay the transforms' passes over memory (0.76x of im2col's speed); a few images at a
+    time (:func:`forward`) they stay in the cache, and ResNet's 16-channel layer took 17.3 ms
+    forward and backward against 28.7 for im2col in chunks. From 32 channels on the layers
+    measured were 1.1-3x faster than im2col (``docs/cnn.md`` has the figures). Below 16 (the
+    3-channel first layers) the im2col paths stay. On a GPU the im2col kernels stay (no
+    measurement there yet).
     """
     return (xp is np and stride == 1 and kernel_size in (3, 5)
-            and min(in_channels, out_channels) >= 32)
+            and min(in_channels, out_channels) >= MIN_CHANNELS)
 
 
 def _transformed(mat, t):
@@ -119,10 +133,64 @@ def filter_transform(W, m: int = TILE):
     return _transformed(xp.asarray(gg), xp.ascontiguousarray(wr)).reshape(-1, c, f)
 
 
+#: floats of one transformed array (V, M) a thread works on at once: about 1 MB for 3x3 kernels,
+#: 4 MB for 5x5 (their F(4x4) tiles are 8x8, and larger chunks measured faster there)
+CHUNK_FLOATS = {3: 1 << 18, 5: 1 << 20}
+
+
+#: fewest tiles (GEMM rows) a chunk may have: a layer whose chunks would have fewer (many
+#: channels on a small map: alexnet 227's 13-px layers, 16-32 tiles a chunk, were 1-11% slower
+#: in chunks) takes the whole batch at once instead
+MIN_CHUNK_TILES = 48
+
+
+def _chunk(xp, n: int, a: int, tiles: int, channels: int, r: int) -> int:
+    """Images per chunk: the transformed arrays of a chunk stay in the cache between the four
+    steps (numpy); the whole batch at once under cupy, or where a chunk's GEMMs would have
+    fewer than MIN_CHUNK_TILES rows."""
+    b = max(1, CHUNK_FLOATS.get(r, 1 << 18) // (a * a * tiles * channels))
+    if xp is not np or b * tiles < MIN_CHUNK_TILES:
+        return max(n, 1)
+    return b
+
+
+def _run_chunks(work, nchunks: int, xp) -> None:
+    """``work(chunks, threaded)`` over the chunks: on the layer threads with BLAS on one thread
+    each; a single chunk (the whole batch) on this thread with all of BLAS's threads, its
+    copies split over the layer threads (``threaded``)."""
+    if nchunks == 1:
+        work(slice(0, 1), True)
+    else:
+        over_batch_gemms(lambda chunks: work(chunks, False), nchunks, xp)
+
+
+def _copy(dst, src, xp, threaded: bool) -> None:
+    if threaded:
+        copyto(dst, src, xp)
+    else:
+        xp.copyto(dst, src)
+
+
+def _untile(Y, out, oh: int, ow: int, xp, threaded: bool) -> None:
+    """out (k, oh, ow, f) from output tiles Y (m, m, k, th, tw, f): one copy when the tiles
+    cover the map exactly, else through a (k, th*m, tw*m, f) array cut to size."""
+    m, _, k, th, tw, f = Y.shape
+    tiled = Y.transpose(2, 3, 0, 4, 1, 5)
+    if (th * m, tw * m) == (oh, ow):
+        _copy(out.reshape(k, th, m, tw, m, f), tiled, xp, threaded)
+    else:
+        _copy(out, tiled.reshape(k, th * m, tw * m, f)[:, :oh, :ow], xp, threaded)
+
+
 def forward(x, W, pad: int, m: int = TILE):
     """y = conv(x, W) (no bias), stride 1, zero padding ``pad``; NHWC in and out.
 
     Returns ``(y, cache)``; ``cache`` holds what :func:`backward` reads (V and U).
+
+    On the CPU the batch goes a few images at a time (:func:`_chunk`), each thread its own
+    chunks with BLAS on one thread (:func:`histnet.nn.parallel.over_batch_gemms`), so a chunk's
+    tiles, V and M are still in the core's cache for the next step: at 32 and 64 channels this
+    was 1.2-2x faster than the four steps over the whole batch (``docs/cnn.md``).
     """
     xp = get_array_module(x)
     n, h, w, c = x.shape
@@ -130,52 +198,78 @@ def forward(x, W, pad: int, m: int = TILE):
     a = m + r - 1
     oh, ow = h + 2 * pad - r + 1, w + 2 * pad - r + 1
     th, tw = -(-oh // m), -(-ow // m)  # tiles down and across; the last ones may overhang
-    xpad = xp.zeros((n, th * m + r - 1, tw * m + r - 1, c), dtype=x.dtype)
-    copyto(xpad[:, pad:pad + h, pad:pad + w], x, xp)
-    sn, sh, sw, sc = xpad.strides
-    tiles = xp.lib.stride_tricks.as_strided(xpad, (a, a, n, th, tw, c), (sh, sw, sn, sh * m, sw * m, sc))
-    d = xp.empty(tiles.shape, dtype=x.dtype)
-    copyto(d, tiles, xp)  # the tile gather, a tile row per thread
+    T = th * tw
     bb, _, aa = (xp.asarray(t) for t in _kron(m, r, np.dtype(x.dtype)))
-    V = _transformed(bb, d).reshape(a * a, n * th * tw, c)
     U = filter_transform(W, m)
-    Y = _transformed(aa, xp.matmul(V, U)).reshape(m, m, n, th, tw, f)
-    Y = Y.transpose(2, 3, 0, 4, 1, 5).reshape(n, th * m, tw * m, f)[:, :oh, :ow]
-    y = xp.empty(Y.shape, dtype=Y.dtype)
-    copyto(y, Y, xp)
-    return y, (V, U, x.shape, pad, m, r)
+    b = _chunk(xp, n, a, T, max(c, f), r)
+    V = [None] * (-(-n // b))  # each chunk's (a*a, tiles, C), kept for backward
+    y = xp.empty((n, oh, ow, f), dtype=x.dtype)
+
+    def work(chunks, threaded):
+        for ci in range(chunks.start, chunks.stop):
+            i, j = ci * b, min(n, ci * b + b)
+            k = j - i
+            xpad = xp.zeros((k, th * m + r - 1, tw * m + r - 1, c), dtype=x.dtype)
+            _copy(xpad[:, pad:pad + h, pad:pad + w], x[i:j], xp, threaded)
+            sn, sh, sw, sc = xpad.strides
+            tiles = xp.lib.stride_tricks.as_strided(xpad, (a, a, k, th, tw, c), (sh, sw, sn, sh * m, sw * m, sc))
+            d = xp.empty(tiles.shape, dtype=x.dtype)
+            _copy(d, tiles, xp, threaded)  # the tile gather
+            V[ci] = _transformed(bb, d).reshape(a * a, k * T, c)
+            Y = _transformed(aa, xp.matmul(V[ci], U)).reshape(m, m, k, th, tw, f)
+            _untile(Y, y[i:j], oh, ow, xp, threaded)
+
+    _run_chunks(work, len(V), xp)
+    return y, (V, U, x.shape, pad, m, r, b)
 
 
 def backward(dy, cache, need_input_grad: bool = True):
-    """Gradients of :func:`forward`: ``(dW, dx)``; dx is None without ``need_input_grad``."""
+    """Gradients of :func:`forward`: ``(dW, dx)``; dx is None without ``need_input_grad``.
+
+    Chunk by chunk as forward; dU is the sum of the chunks' products, added in chunk order (the
+    same bits on any number of threads)."""
     xp = get_array_module(dy)
-    V, U, (n, h, w, c), pad, m, r = cache
+    V, U, (n, h, w, c), pad, m, r, b = cache
     a = m + r - 1
     f = dy.shape[3]
     oh, ow = dy.shape[1:3]
     th, tw = -(-oh // m), -(-ow // m)
-    if (th * m, tw * m) != (oh, ow):  # overhanging tiles: their outputs were cut, no gradient
-        full = xp.zeros((n, th * m, tw * m, f), dtype=dy.dtype)
-        full[:, :oh, :ow] = dy
-        dy = full
-    tiles = dy.reshape(n, th, m, tw, m, f).transpose(2, 4, 0, 1, 3, 5)
-    dyt = xp.empty(tiles.shape, dtype=dy.dtype)
-    copyto(dyt, tiles, xp)
     bb, gg, aa = (xp.asarray(t) for t in _kron(m, r, np.dtype(dy.dtype)))
-    dM = _transformed(aa.T, dyt).reshape(a * a, n * th * tw, f)
-    dU = xp.matmul(V.transpose(0, 2, 1), dM)  # (a*a, C, F)
-    dW = _transformed(gg.T, dU).reshape(r * r, c, f).transpose(2, 0, 1).reshape(f, r, r, c)
-    if not need_input_grad:
-        return xp.ascontiguousarray(dW), None
-    dV = xp.matmul(dM, U.transpose(0, 2, 1))  # (a*a, P, C)
-    dD = _transformed(bb.T, dV).reshape(a, a, n, th, tw, c)
-    dxpad = xp.empty((n, th * m + r - 1, tw * m + r - 1, c), dtype=dy.dtype)
+    dU = xp.empty((len(V), a * a, c, f), dtype=dy.dtype)
+    dx = xp.empty((n, h, w, c), dtype=dy.dtype) if need_input_grad else None
 
-    def overlap_add(s):  # images s: a*a slab additions where the input tiles overlap
-        dxpad[s] = 0
-        for i in range(a):
-            for j in range(a):
-                dxpad[s, i:i + th * m:m, j:j + tw * m:m] += dD[i, j, s]
+    def work(chunks, threaded):
+        for ci in range(chunks.start, chunks.stop):
+            i, j = ci * b, min(n, ci * b + b)
+            k = j - i
+            dyc = dy[i:j]
+            if (th * m, tw * m) != (oh, ow):  # overhanging tiles: their outputs were cut, no gradient
+                full = xp.zeros((k, th * m, tw * m, f), dtype=dy.dtype)
+                full[:, :oh, :ow] = dyc
+                dyc = full
+            tiles = dyc.reshape(k, th, m, tw, m, f).transpose(2, 4, 0, 1, 3, 5)
+            dyt = xp.empty(tiles.shape, dtype=dy.dtype)
+            _copy(dyt, tiles, xp, threaded)
+            dM = _transformed(aa.T, dyt).reshape(a * a, k * th * tw, f)
+            xp.matmul(V[ci].transpose(0, 2, 1), dM, out=dU[ci])  # (a*a, C, F)
+            if dx is None:
+                continue
+            dV = xp.matmul(dM, U.transpose(0, 2, 1))  # (a*a, tiles, C)
+            dD = _transformed(bb.T, dV).reshape(a, a, k, th, tw, c)
+            dxpad = xp.empty((k, th * m + r - 1, tw * m + r - 1, c), dtype=dy.dtype)
 
-    over_batch(overlap_add, n, dD.size, xp)
-    return xp.ascontiguousarray(dW), dxpad[:, pad:pad + h, pad:pad + w]
+            def overlap_add(s):  # images s: a*a slab additions where the input tiles overlap
+                dxpad[s] = 0
+                for p in range(a):
+                    for q in range(a):
+                        dxpad[s, p:p + th * m:m, q:q + tw * m:m] += dD[p, q, s]
+
+            if threaded:
+                over_batch(overlap_add, k, dD.size, xp)
+            else:
+                overlap_add(slice(0, k))
+            _copy(dx[i:j], dxpad[:, pad:pad + h, pad:pad + w], xp, threaded)
+
+    _run_chunks(work, len(V), xp)
+    dW = _transformed(gg.T, dU.sum(axis=0)).reshape(r * r, c, f).transpose(2, 0, 1).reshape(f, r, r, c)
+    return xp.ascontiguousarray(dW), dx
