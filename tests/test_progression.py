@@ -162,7 +162,10 @@ def test_a_stop_signal_keeps_the_epochs_trained_and_resume_continues(tmp_path, s
     epochs = 40
     cmd = [exe(), "run", "alexnet-cifar", *TINY[:-1], "--set", "width=0.125", "--set", f"epochs={epochs}",
            "--set", "checkpoint_minutes=60", "--out", str(tmp_path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # the child starts with the signal at its default even when this suite runs under nohup
+    # (SIGHUP ignored and inherited, which histnet leaves alone by design)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(sig, signal.SIG_DFL))
     curve = []
     deadline = time.time() + 300
     while proc.poll() is None and time.time() < deadline:
