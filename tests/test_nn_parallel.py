@@ -26,6 +26,30 @@ def test_over_batch_covers_each_image_once(two_threads):
     assert (seen == 2).all()
 
 
+def test_over_batch_inside_a_slice_stays_on_that_thread(two_threads):
+    """Work split again from within a slice (a chunk's copy inside a chunked convolution) runs
+    on the slice's own thread, once per row, not as more tasks for the busy threads."""
+    import threading
+
+    outer, inner = {}, {}
+
+    def nested(s):
+        def fn(t):
+            for i in range(t.start, t.stop):
+                inner[(s.start, i)] = threading.get_ident()
+
+        parallel.over_batch(fn, 1000, parallel.MIN_SIZE)
+        outer[s.start] = threading.get_ident()
+
+    parallel.over_batch(nested, 2, parallel.MIN_SIZE)
+    assert len(outer) == 2 and len(set(outer.values())) == 2  # the outer call was split
+    assert len(inner) == 2000
+    assert all(ident == outer[start] for (start, _), ident in inner.items())
+    after = set()
+    parallel.over_batch(lambda t: after.add(threading.get_ident()), 1000, parallel.MIN_SIZE)
+    assert len(after) == 2  # the next call at the top level is split again
+
+
 def test_over_batch_raises_a_threads_error(two_threads):
     def fn(s):
         if s.start > 0:

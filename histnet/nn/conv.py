@@ -117,6 +117,13 @@ def pad_hw(x, pad: int, value=0.0, out=None):
     return out
 
 
+def _flipped(W):
+    """Filters (F, k, k, C) as the (k*k*F, C) matrix of the input gradient's "full" convolution:
+    the kernel rotated by 180 degrees, rows in the order of an im2col patch of dy."""
+    f, k, _, c = W.shape
+    return W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * f, c)
+
+
 def use_chunks(xp, kernel_size: int, stride: int, groups: int, in_channels: int, out_channels: int) -> bool:
     """Whether ``Conv2D(algo="auto")`` takes im2col in chunks (when Winograd is not taken).
 
@@ -315,7 +322,7 @@ class Conv2D(Layer):
         gather_dx = self.stride == 1 and self.pad <= k - 1
         if dx is not None and gather_dx:  # dx as a "full" convolution, as _input_grad_as_convolution
             dyq = pad_hw(dy, k - 1 - self.pad)
-            Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, C)
+            Wr = _flipped(W)
             bq = self._chunk(h, w, F)
         p = self.pad
 
@@ -482,13 +489,13 @@ class Conv2D(Layer):
         if G == 1:
             c = im2col(dyq, k, k, 1, h, w,
                        partial(self.scratch, "dx", shape, dy.dtype, xp)).reshape(n * h * w, -1)
-            Wr = W[:, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * F, cg)
+            Wr = _flipped(W)
             return (c @ Wr).reshape(n, h, w, cg)
         dx = xp.empty((n * h * w, self.in_channels), dtype=dy.dtype)
         for g in range(G):
             c = im2col(dyq[..., g * fg:(g + 1) * fg], k, k, 1, h, w,
                        partial(self.scratch, "dx", shape, dy.dtype, xp)).reshape(n * h * w, -1)
-            Wr = W[g * fg:(g + 1) * fg, ::-1, ::-1, :].transpose(1, 2, 0, 3).reshape(k * k * fg, cg)
+            Wr = _flipped(W[g * fg:(g + 1) * fg])
             dx[:, g * cg:(g + 1) * cg] = c @ Wr
             del c  # frees the "dx" work array for the next group
         return dx.reshape(n, h, w, self.in_channels)

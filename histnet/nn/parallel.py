@@ -32,6 +32,9 @@ MIN_SIZE = 1 << 17
 
 _threads = None
 _pool = None
+#: True inside a call of :func:`over_batch` (on its calling thread and in its slices): work
+#: split there again runs on the thread it is on, not as more tasks for the same threads
+_inside = contextvars.ContextVar("histnet_layer_threads", default=False)
 _blas = None  # threadpoolctl's controller of the loaded BLAS libraries, made on first use
 
 
@@ -80,25 +83,31 @@ def over_batch(fn, n: int, size: int, xp=np) -> None:
 
     ``fn`` writes its results into arrays the caller made, at ``[s]``; ``size`` is the number
     of elements the whole call touches, so small work stays on one thread. The first slice
-    runs on the calling thread; an exception in any slice is raised here.
+    runs on the calling thread; an exception in any slice is raised here. Called again from
+    within a slice (a chunk's im2col copy inside a chunked convolution), it runs ``fn`` on that
+    slice's thread: the threads are already busy, and the data is in that core's cache.
     """
     global _pool
     k = min(threads(), n)
-    if xp is not np or k <= 1 or size < MIN_SIZE:
+    if xp is not np or k <= 1 or size < MIN_SIZE or _inside.get():
         fn(slice(0, n))
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(threads(), thread_name_prefix="histnet-layer")
     bounds = [i * n // k for i in range(k + 1)]
-    # each slice runs in a copy of the caller's context, so numpy's error state (np.errstate
-    # is a context variable) holds in the threads as it does here: a run that silences
-    # overflow warnings while it checks for divergence stays silent
-    futures = [_pool.submit(contextvars.copy_context().run, fn, slice(bounds[i], bounds[i + 1]))
-               for i in range(1, k)]
+    token = _inside.set(True)
     try:
-        fn(slice(bounds[0], bounds[1]))
-    finally:  # never return (or raise) while a thread still writes into the caller's arrays
-        wait(futures)
+        # each slice runs in a copy of the caller's context, so numpy's error state (np.errstate
+        # is a context variable) holds in the threads as it does here: a run that silences
+        # overflow warnings while it checks for divergence stays silent; so does _inside
+        futures = [_pool.submit(contextvars.copy_context().run, fn, slice(bounds[i], bounds[i + 1]))
+                   for i in range(1, k)]
+        try:
+            fn(slice(bounds[0], bounds[1]))
+        finally:  # never return (or raise) while a thread still writes into the caller's arrays
+            wait(futures)
+    finally:
+        _inside.reset(token)
     for f in futures:
         f.result()
 

@@ -155,31 +155,24 @@ def _chunk(xp, n: int, a: int, tiles: int, channels: int, r: int) -> int:
 
 
 def _run_chunks(work, nchunks: int, xp) -> None:
-    """``work(chunks, threaded)`` over the chunks: on the layer threads with BLAS on one thread
-    each; a single chunk (the whole batch) on this thread with all of BLAS's threads, its
-    copies split over the layer threads (``threaded``)."""
+    """``work(chunks)`` over the chunks: on the layer threads with BLAS on one thread each; a
+    single chunk (the whole batch) on this thread with all of BLAS's threads, its copies then
+    split over the layer threads (inside the layer threads they run where they are called)."""
     if nchunks == 1:
-        work(slice(0, 1), True)
+        work(slice(0, 1))
     else:
-        over_batch_gemms(lambda chunks: work(chunks, False), nchunks, xp)
+        over_batch_gemms(work, nchunks, xp)
 
 
-def _copy(dst, src, xp, threaded: bool) -> None:
-    if threaded:
-        copyto(dst, src, xp)
-    else:
-        xp.copyto(dst, src)
-
-
-def _untile(Y, out, oh: int, ow: int, xp, threaded: bool) -> None:
+def _untile(Y, out, oh: int, ow: int, xp) -> None:
     """out (k, oh, ow, f) from output tiles Y (m, m, k, th, tw, f): one copy when the tiles
     cover the map exactly, else through a (k, th*m, tw*m, f) array cut to size."""
     m, _, k, th, tw, f = Y.shape
     tiled = Y.transpose(2, 3, 0, 4, 1, 5)
     if (th * m, tw * m) == (oh, ow):
-        _copy(out.reshape(k, th, m, tw, m, f), tiled, xp, threaded)
+        copyto(out.reshape(k, th, m, tw, m, f), tiled, xp)
     else:
-        _copy(out, tiled.reshape(k, th * m, tw * m, f)[:, :oh, :ow], xp, threaded)
+        copyto(out, tiled.reshape(k, th * m, tw * m, f)[:, :oh, :ow], xp)
 
 
 def forward(x, W, pad: int, m: int = TILE):
@@ -205,19 +198,19 @@ def forward(x, W, pad: int, m: int = TILE):
     V = [None] * (-(-n // b))  # each chunk's (a*a, tiles, C), kept for backward
     y = xp.empty((n, oh, ow, f), dtype=x.dtype)
 
-    def work(chunks, threaded):
+    def work(chunks):
         for ci in range(chunks.start, chunks.stop):
             i, j = ci * b, min(n, ci * b + b)
             k = j - i
             xpad = xp.zeros((k, th * m + r - 1, tw * m + r - 1, c), dtype=x.dtype)
-            _copy(xpad[:, pad:pad + h, pad:pad + w], x[i:j], xp, threaded)
+            copyto(xpad[:, pad:pad + h, pad:pad + w], x[i:j], xp)
             sn, sh, sw, sc = xpad.strides
             tiles = xp.lib.stride_tricks.as_strided(xpad, (a, a, k, th, tw, c), (sh, sw, sn, sh * m, sw * m, sc))
             d = xp.empty(tiles.shape, dtype=x.dtype)
-            _copy(d, tiles, xp, threaded)  # the tile gather
+            copyto(d, tiles, xp)  # the tile gather
             V[ci] = _transformed(bb, d).reshape(a * a, k * T, c)
             Y = _transformed(aa, xp.matmul(V[ci], U)).reshape(m, m, k, th, tw, f)
-            _untile(Y, y[i:j], oh, ow, xp, threaded)
+            _untile(Y, y[i:j], oh, ow, xp)
 
     _run_chunks(work, len(V), xp)
     return y, (V, U, x.shape, pad, m, r, b)
@@ -238,7 +231,7 @@ def backward(dy, cache, need_input_grad: bool = True):
     dU = xp.empty((len(V), a * a, c, f), dtype=dy.dtype)
     dx = xp.empty((n, h, w, c), dtype=dy.dtype) if need_input_grad else None
 
-    def work(chunks, threaded):
+    def work(chunks):
         for ci in range(chunks.start, chunks.stop):
             i, j = ci * b, min(n, ci * b + b)
             k = j - i
@@ -249,7 +242,7 @@ def backward(dy, cache, need_input_grad: bool = True):
                 dyc = full
             tiles = dyc.reshape(k, th, m, tw, m, f).transpose(2, 4, 0, 1, 3, 5)
             dyt = xp.empty(tiles.shape, dtype=dy.dtype)
-            _copy(dyt, tiles, xp, threaded)
+            copyto(dyt, tiles, xp)
             dM = _transformed(aa.T, dyt).reshape(a * a, k * th * tw, f)
             xp.matmul(V[ci].transpose(0, 2, 1), dM, out=dU[ci])  # (a*a, C, F)
             if dx is None:
@@ -264,11 +257,8 @@ def backward(dy, cache, need_input_grad: bool = True):
                     for q in range(a):
                         dxpad[s, p:p + th * m:m, q:q + tw * m:m] += dD[p, q, s]
 
-            if threaded:
-                over_batch(overlap_add, k, dD.size, xp)
-            else:
-                overlap_add(slice(0, k))
-            _copy(dx[i:j], dxpad[:, pad:pad + h, pad:pad + w], xp, threaded)
+            over_batch(overlap_add, k, dD.size, xp)
+            copyto(dx[i:j], dxpad[:, pad:pad + h, pad:pad + w], xp)
 
     _run_chunks(work, len(V), xp)
     dW = _transformed(gg.T, dU.sum(axis=0)).reshape(r * r, c, f).transpose(2, 0, 1).reshape(f, r, r, c)
