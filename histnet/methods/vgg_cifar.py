@@ -13,9 +13,9 @@ them: batch normalisation after every convolution (Ioffe & Szegedy 2015; the pap
 the deeper configurations by initialising them from A instead) and He initialisation.
 The ``full`` profile trains 20 epochs of a one-cycle schedule (peak lr 0.05), the epoch
 count of alexnet-cifar and zfnet-cifar, instead of the paper's 74 epochs of step decay on
-ImageNet: at about 160 img/s on two CPU cores its 20 epochs take about 1 h 45 min (30
-would take about 2 h 40 min), and the same number of epochs as the 2012-2013 rows keeps
-the comparison about the net. The paper has no CIFAR-10 figure, so the history
+ImageNet: on a 2-core guest its 20 epochs took 1 h 37 min (143-205 img/s; 30 would take
+about 2 h 40 min), and the same number of epochs as the 2012-2013 rows keeps the
+comparison about the net. The paper has no CIFAR-10 figure, so the history
 column shows the ILSVRC one.
 """
 
