@@ -35,6 +35,22 @@ def test_sigmoid_and_softplus_match_reference():
     np.testing.assert_allclose(softplus(x), np.logaddexp(0, x.astype(np.float64)), rtol=1e-6, atol=1e-6)
 
 
+def test_sigmoid_keeps_the_relative_precision_of_small_probabilities():
+    """Down to float32's smallest normal numbers (x = -80: 1.8e-35), not only near 0.5: a
+    hidden unit's P(h=1|v) of 1e-6 must not come out as 0 or with three digits (what the
+    form 0.5 tanh(x/2) + 0.5 did), and far out of range it is exactly 0 or 1, silently."""
+    x = np.linspace(-80, 80, 1601).astype(np.float32)
+    ref = np_sigmoid(x.astype(np.float64))
+    got = sigmoid(x.copy())
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=0)
+    out = np.empty(3, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sigmoid(np.float32([-1e4, 0, 1e4]), out=out) is out
+    np.testing.assert_array_equal(out, [0.0, 0.5, 1.0])
+
+
 @pytest.mark.parametrize("kw", [
     dict(learning_rate=0.05),  # CD-1, momentum 0.5 -> 0.9
     # PCD with high momentum oscillates (Tieleman & Hinton 2009); plain SGD as scikit-learn does
