@@ -55,6 +55,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..backend import FLOAT, get_array_module, is_device_array, to_device
 from ..errors import ConfigError, DataError
+from ._angles import fast_path, unsigned_angle
 from ._hog_weights import tile_weights, window_weights
 
 __all__ = ["hog", "HOG", "hog_output_shape", "BLOCK_NORMS"]
@@ -186,9 +187,13 @@ def _orientation_votes(g_row, g_col, orientations: int, interpolation: str):
     list of (xp int array (N, H, W) or None, xp float array (N, H, W) or None)
     """
     xp = get_array_module(g_row)
-    t = xp.arctan2(g_row, g_col)
-    t *= orientations / math.pi                      # bins, in [-orientations, orientations]
-    t += _mask(t < 0, orientations, t.dtype)         # ... folded into [0, orientations]
+    if fast_path(g_row):  # numpy's arctan2 is a scalar loop on this CPU (._angles)
+        t = unsigned_angle(g_row, g_col)
+        t *= orientations / math.pi                  # bins, in [0, orientations]
+    else:
+        t = xp.arctan2(g_row, g_col)
+        t *= orientations / math.pi                  # bins, in [-orientations, orientations]
+        t += _mask(t < 0, orientations, t.dtype)     # ... folded into [0, orientations]
     if interpolation == "trilinear":
         t -= 0.5
         lo = xp.floor(t)                             # in [-1, orientations - 1]
