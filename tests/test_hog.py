@@ -503,3 +503,12 @@ def test_hog_is_the_same_with_either_angle(monkeypatch, kw):
         np.testing.assert_allclose(out[True], out[False], rtol=1e-5, atol=1e-6)
     else:
         np.testing.assert_array_equal(out[True], out[False])
+
+
+def test_the_polynomial_is_taken_only_for_float32_numpy_without_a_vector_arctan2():
+    from histnet.features._angles import fast_path, numpy_has_vector_atan2
+
+    assert isinstance(numpy_has_vector_atan2(), bool)
+    assert fast_path(np.zeros(3, np.float32)) is (not numpy_has_vector_atan2())
+    assert not fast_path(np.zeros(3, np.float64))  # float64 keeps arctan2's precision
+    assert not fast_path(fc.asarray(np.zeros(3, np.float32)))  # devices keep arctan2

@@ -72,6 +72,7 @@ import numpy as np
 
 from ..backend import FLOAT, get_array_module, to_device
 from ..errors import ConfigError, DataError
+from ._angles import fast_path, signed_angle
 
 __all__ = ["DenseSift", "dense_sift", "sift_frames", "N_BINS", "N_ORIENTATIONS"]
 
@@ -297,7 +298,7 @@ def _orientation_maps(img, pad: int, out=None):
     gy[..., 1:-1, :] *= FLOAT(0.5)
     gy[..., 0, :] = img[..., 1, :] - img[..., 0, :]
     gy[..., -1, :] = img[..., -1, :] - img[..., -2, :]
-    t = xp.arctan2(-gy, gx)
+    t = signed_angle(-gy, gx) if fast_path(gx) else xp.arctan2(-gy, gx)  # ._angles: no scalar arctan2
     t *= FLOAT(N_ORIENTATIONS / (2 * math.pi))                  # in [-4, 4]
     t += FLOAT(N_ORIENTATIONS)                                  # in [4, 12]: floor = truncation
     gx *= gx
