@@ -202,3 +202,22 @@ def test_dbn_without_downscale_sees_the_pixels_as_before():
     assert m.resolved_settings() == {"downscale": 1, "visible_units": 784}
     # exactly pixel / 255 (pixel_features' multiplication by 1/255 differs in the last bit)
     np.testing.assert_array_equal(m._pixels(images), np.asarray(images, np.float32).reshape(4, -1) / 255.0)
+
+
+@pytest.mark.parametrize("name", ["hog-svm", "sift-bovw-svm", "pixels-svm"])
+def test_the_cache_key_says_when_angles_come_from_the_polynomial(monkeypatch, name):
+    """Where numpy's arctan2 is a scalar loop, HOG and SIFT take their angles from
+    features/_angles.py's polynomial (equal to rounding): their cached features say so, so a
+    cache filled the other way is not read; elsewhere the keys stay as they were."""
+    import histnet.methods.feature_svm as feature_svm
+
+    data = oriented_gratings(50, 28, 2, channels=1)
+    keys = {}
+    for vector in (True, False):
+        monkeypatch.setattr(feature_svm, "numpy_has_vector_atan2", lambda vector=vector: vector)
+        keys[vector] = method(name).cache_key(data, "train")
+    assert "angles" not in keys[True]
+    if name == "pixels-svm":
+        assert keys[False] == keys[True]
+    else:
+        assert keys[False] == {**keys[True], "angles": "polynomial"}

@@ -208,6 +208,7 @@ class SiftPipelineMethod(FeatureSvmMethod):
     fixed_input_size = False
     seeded_features = True
     feature_version = FEATURE_VERSION
+    uses_angles = True
 
     # -- hooks ---------------------------------------------------------------------------------
     def _fit_encoder(self, sample):

@@ -56,6 +56,7 @@ import numpy as np
 from ..backend import to_device, to_host
 from ..classifiers import LinearSVM, StandardScaler
 from ..errors import CheckpointError, ConfigError, DataError
+from ..features._angles import numpy_has_vector_atan2
 from ..features.feature_cache import FeatureCache, dataset_key
 from ..progress import Stage
 from .contract import Method
@@ -93,6 +94,11 @@ class FeatureSvmMethod(Method):
     standardize: ClassVar[bool] = True
     fixed_input_size: ClassVar[bool] = True
     feature_version: ClassVar[int] = 1
+    #: The features take gradient angles (HOG, SIFT). Where numpy's ``arctan2`` is a scalar
+    #: loop they come from the polynomial of :mod:`histnet.features._angles`, equal to
+    #: rounding, not to the bit, so the cache key says so: a cache filled with ``arctan2``'s
+    #: features is not read there, and a cache filled elsewhere keeps its keys.
+    uses_angles: ClassVar[bool] = False
     seeded_features: ClassVar[bool] = False
 
     # -- what a method supplies ---------------------------------------------------------------
@@ -156,6 +162,8 @@ class FeatureSvmMethod(Method):
         if self.seeded_features:
             key["seed"] = int(self.seed)
         key.update(params=params, version=self.feature_version)
+        if self.uses_angles and self.xp is np and not numpy_has_vector_atan2():
+            key["angles"] = "polynomial"  # another computation than arctan2 (features/_angles.py)
         return key
 
     def _caches(self) -> bool:

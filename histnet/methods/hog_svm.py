@@ -104,6 +104,7 @@ class HogSvm(FeatureSvmMethod):
     """HOG features and a linear SVM (Dalal & Triggs 2005). See the module docstring."""
 
     name = "hog-svm"
+    uses_angles = True
     year = 2005
     paper = "Dalal & Triggs 2005, Histograms of oriented gradients for human detection (CVPR)"
     summary = "HOG (9 bins, 8x8 cells, 2x2 blocks, L2-Hys) + standardisation + linear SVM"
