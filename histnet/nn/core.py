@@ -226,15 +226,33 @@ class ReLU(Layer):
         return "ReLU(inplace=True)" if self.inplace else "ReLU()"
 
 
+def sigmoid(x, out=None):
+    """Logistic function ``1 / (1 + exp(-x))``, in place when ``out`` is ``x``.
+
+    Four passes (negate, exp, add one, reciprocal) and no temporary. ``exp(-x)`` overflows to
+    inf below x = -88 in float32, which gives exactly 0 (the warning is silenced). The form
+    used before 2026-12-02, ``0.5 tanh(x / 2) + 0.5``, lost small probabilities to
+    cancellation (relative error 1e-4 at p = 1e-4, 3% at 3e-7, exactly 0 below x = -20);
+    this one keeps them within 2e-7 relative down to x = -80. It is faster too: 89 against
+    148 us for a 100 x 500 batch on the 2-vCPU guest of ``results/speed.md`` (numpy's float32
+    ``exp`` against its ``tanh``), which made an RBM epoch 7% shorter there. The RBMs, the
+    DBN and :class:`Sigmoid` all use this one.
+    """
+    xp = get_array_module(x)
+    if out is None and x.dtype.kind not in "fc":  # integers and booleans: a float64 result
+        x = x.astype(xp.float64)
+    out = xp.negative(x, out=out)
+    with np.errstate(over="ignore"):
+        xp.exp(out, out=out)
+    out += 1
+    return xp.reciprocal(out, out=out)
+
+
 class Sigmoid(Layer):
-    """Logistic ``y = 1 / (1 + exp(-x))``, computed as ``(tanh(x/2) + 1) / 2`` (no overflow);
-    backward ``dx = dy * y * (1 - y)``."""
+    """Logistic ``y = 1 / (1 + exp(-x))`` (:func:`sigmoid`); backward ``dx = dy * y * (1 - y)``."""
 
     def forward(self, x, train=False):
-        xp = get_array_module(x)
-        y = xp.tanh(x * 0.5)
-        y += 1
-        y *= 0.5
+        y = sigmoid(x)
         self.cache = y
         return y
 
