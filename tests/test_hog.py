@@ -10,7 +10,6 @@ import pytest
 
 from histnet.backend import get_backend
 from histnet.errors import ConfigError, DataError
-from histnet.features._angles import unsigned_angle
 from histnet.features.hog import HOG, _normalize_blocks, hog
 
 skimage_feature = pytest.importorskip("skimage.feature")
@@ -468,23 +467,6 @@ def test_paper_options_memory_is_flat_in_the_batch_size():
     assert large < 1.25 * small, (small, large)
 
 
-def test_polynomial_angle_matches_arctan2_to_float32_precision():
-    """features/_angles.py: the unsigned angle from arithmetic, against float64 arctan2,
-    on random gradients and on the special ones (axes, diagonals, zeros, -0, huge, tiny)."""
-    rng = np.random.default_rng(0)
-    y = (rng.standard_normal(200_000) * rng.choice([1e-3, 1, 300], 200_000)).astype(np.float32)
-    x = (rng.standard_normal(200_000) * rng.choice([1e-3, 1, 300], 200_000)).astype(np.float32)
-    special = np.float32([0, -0.0, 1, -1, 255, -255, 1e-30, 3e38])
-    y = np.concatenate([y, np.repeat(special, len(special))])
-    x = np.concatenate([x, np.tile(special, len(special))])
-    got = unsigned_angle(y, x)
-    assert got.dtype == np.float32 and np.all((got >= 0) & (got <= np.float32(np.pi)))
-    ref = np.arctan2(y.astype(np.float64), x.astype(np.float64)) % np.pi
-    diff = np.abs(got - ref)
-    diff = np.minimum(diff, np.pi - diff)  # 0 and pi are the same unsigned orientation
-    assert diff.max() < 5e-7
-
-
 @pytest.mark.parametrize("kw", [{}, {"transform_sqrt": True}, {"block_window": True, "interpolation": "trilinear",
                                                                "transform_sqrt": True}])
 def test_hog_is_the_same_with_either_angle(monkeypatch, kw):
@@ -503,12 +485,3 @@ def test_hog_is_the_same_with_either_angle(monkeypatch, kw):
         np.testing.assert_allclose(out[True], out[False], rtol=1e-5, atol=1e-6)
     else:
         np.testing.assert_array_equal(out[True], out[False])
-
-
-def test_the_polynomial_is_taken_only_for_float32_numpy_without_a_vector_arctan2():
-    from histnet.features._angles import fast_path, numpy_has_vector_atan2
-
-    assert isinstance(numpy_has_vector_atan2(), bool)
-    assert fast_path(np.zeros(3, np.float32)) is (not numpy_has_vector_atan2())
-    assert not fast_path(np.zeros(3, np.float64))  # float64 keeps arctan2's precision
-    assert not fast_path(fc.asarray(np.zeros(3, np.float32)))  # devices keep arctan2

@@ -9,7 +9,6 @@ import pytest
 
 from histnet.backend import get_backend
 from histnet.errors import ConfigError, DataError
-from histnet.features._angles import signed_angle
 from histnet.features.sift import DenseSift, dense_sift, sift_frames
 
 fc = get_backend("cupy-standin").xp
@@ -234,22 +233,6 @@ def test_chunked_batches_match_one_chunk(monkeypatch):
         parts = dense_sift(imgs, **kw).descriptors
         monkeypatch.undo()
         np.testing.assert_allclose(parts, whole, atol=1e-6)
-
-
-def test_polynomial_signed_angle_matches_arctan2():
-    """features/_angles.py's signed angle (SIFT's 0-360 degree bins) against float64
-    arctan2, random gradients and the special ones; pi and -pi are the same direction."""
-    rng = np.random.default_rng(2)
-    y = (rng.standard_normal(200_000) * rng.choice([1e-3, 1, 300], 200_000)).astype(np.float32)
-    x = (rng.standard_normal(200_000) * rng.choice([1e-3, 1, 300], 200_000)).astype(np.float32)
-    special = np.float32([0, -0.0, 1, -1, 255, -255, 1e-30, 3e38])
-    y = np.concatenate([y, np.repeat(special, len(special))])
-    x = np.concatenate([x, np.tile(special, len(special))])
-    got = signed_angle(y, x)
-    assert got.dtype == np.float32 and np.all(np.abs(got) <= np.float32(np.pi))
-    diff = np.abs(got - np.arctan2(y.astype(np.float64), x.astype(np.float64)))
-    assert np.minimum(diff, 2 * np.pi - diff).max() < 5e-7
-    assert np.all(np.sign(got[(np.abs(y) > 1e-3) & (x > 0)]) == np.sign(y[(np.abs(y) > 1e-3) & (x > 0)]))
 
 
 def test_descriptors_are_the_same_with_either_angle(monkeypatch):
