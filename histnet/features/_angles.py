@@ -1,19 +1,21 @@
 """Gradient orientations for the descriptors: ``atan2`` where numpy's is slow.
 
 HOG and dense SIFT need the angle of every pixel's gradient. numpy computes ``arctan2`` with
-vector instructions only on CPUs with AVX-512 (its SVML-based loops); elsewhere, on an AVX2-only CPU such as the AMD EPYC (Zen 3) guest of
-``results/speed.md``, each float32 ``arctan2`` is a scalar libm call, 29 ns a pixel, which
-made it half of HOG's time with the paper's options and a third of dense SIFT's.
-:func:`unsigned_angle` (HOG's 0-180 degrees) and :func:`signed_angle` (SIFT's 0-360) compute
-the same angles from arithmetic numpy runs vectorised on every CPU: 5.6 ns a pixel there (on
-chunks of 128 K pixels that stay in cache), with the same largest error against a float64
-reference as float32 ``arctan2`` (3.4e-7 radians).
+vector instructions only on CPUs with AVX-512 (its SVML-based loops). Elsewhere, on an
+AVX2-only CPU such as the AMD EPYC (Zen 3) guest of ``results/speed.md``, each float32
+``arctan2`` is a scalar libm call, 29 ns a pixel, which made it half of HOG's time with the
+paper's options and a third of dense SIFT's. :func:`unsigned_angle` (HOG's 0-180 degrees)
+and :func:`signed_angle` (SIFT's 0-360) compute the same angles from arithmetic that numpy
+vectorises on every CPU: 5.6 ns a pixel there (on chunks of 128 K pixels that stay in
+cache), with the same largest error against a float64 reference as float32 ``arctan2``
+(3.4e-7 radians).
 
 The arithmetic: with ``a = min(|x|, |y|) / max(|x|, |y|)`` in [0, 1], ``atan(a)`` is an odd
 polynomial of degree 15 (coefficients fitted for this module: least squares on 4,000
 Chebyshev nodes of [0, 1], reweighted towards the largest errors until near minimax; largest
-error 3.7e-8 rad in float64); ``pi/2 - atan(a)`` where ``|y| > |x|``; ``pi`` minus that where the sign bits
-of ``x`` and ``y`` differ (the unsigned angle folds the lower half-plane onto the upper).
+error 3.7e-8 rad in float64); then ``pi/2 - atan(a)`` where ``|y| > |x|``, and the half-plane
+folds: ``pi`` minus that where the sign bits of ``x`` and ``y`` differ (unsigned), or where
+``x`` is negative, negated where ``y`` is (signed).
 
 Callers use it for float32 on the CPU when numpy has no vector ``arctan2`` (:func:`fast_path`)
 and keep ``arctan2`` otherwise: for float64, which would lose precision to the polynomial,
@@ -55,7 +57,8 @@ def numpy_has_vector_atan2() -> bool:
 def fast_path(x) -> bool:
     """Whether :func:`unsigned_angle` beats ``arctan2`` for ``x``: float32 numpy arrays on a
     CPU without a vector ``arctan2``."""
-    return get_array_module(x) is np and x.dtype == np.float32 and not numpy_has_vector_atan2()
+    xp = get_array_module(x)
+    return xp is np and x.dtype == np.float32 and not numpy_has_vector_atan2()
 
 
 def unsigned_angle(y, x):
