@@ -40,10 +40,12 @@ _ATAN_COEFFS = (0.9999993356082288, -0.33329860846044634, 0.1994656605135383, -0
 def numpy_has_vector_atan2() -> bool:
     """Whether this numpy computes ``arctan2`` with vector instructions on this CPU.
 
-    numpy vectorises its inverse trigonometric loops only for AVX-512 (``AVX512_SKX``); its
-    build reports the features it found in ``__cpu_features__``. If that table cannot be
-    read, the answer is no (the arithmetic path is correct on every CPU, only its speed
-    differs).
+    numpy vectorises its inverse trigonometric loops only for AVX-512 (``AVX512_SKX``, through
+    Intel's SVML, which its Linux x86-64 builds carry); its build reports the features it
+    found in ``__cpu_features__``. On an AVX-512 CPU with a build without SVML this says yes
+    although numpy's loop is scalar: that machine keeps ``arctan2``, correct and as fast as
+    before. If the table cannot be read, the answer is no (the polynomial is correct on every
+    CPU, only its speed differs).
     """
     for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
         try:
