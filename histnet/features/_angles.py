@@ -77,12 +77,8 @@ def unsigned_angle(y, x):
     orientation); where x = y = 0 it is 0 or pi. No overflow for any finite input.
     """
     xp = get_array_module(y)
-    p, step = _first_octant(y, x)
-    xp.subtract(p.dtype.type(math.pi), p, out=step)
-    step -= p
-    step *= xp.signbit(x) ^ xp.signbit(y)     # pi - that where x and y have opposite signs
-    p += step
-    return p
+    p, scratch = _first_octant(y, x)
+    return _reflect(p, scratch, math.pi, xp.signbit(x) ^ xp.signbit(y))  # where the signs differ
 
 
 def signed_angle(y, x):
@@ -92,12 +88,21 @@ def signed_angle(y, x):
     ``y``'s sign bit decides, as for ``arctan2``.
     """
     xp = get_array_module(y)
-    p, step = _first_octant(y, x)
-    xp.subtract(p.dtype.type(math.pi), p, out=step)
-    step -= p
-    step *= xp.signbit(x)                     # pi - that where x < 0: the upper half-plane's angle
-    p += step
+    p, scratch = _first_octant(y, x)
+    p = _reflect(p, scratch, math.pi, xp.signbit(x))  # where x < 0: the upper half-plane's angle
     p *= xp.subtract(1, 2 * xp.signbit(y), dtype=p.dtype)  # negative where y < 0
+    return p
+
+
+def _reflect(p, scratch, total, mask):
+    """``p`` becomes ``total - p`` where ``mask`` (bool) holds, in place; ``scratch`` (an array
+    of p's shape) is overwritten. Arithmetic with the 0/1 mask, not a select: the same numbers,
+    and a data-dependent select is slower on the CPU."""
+    xp = get_array_module(p)
+    xp.subtract(p.dtype.type(total), p, out=scratch)
+    scratch -= p
+    scratch *= mask
+    p += scratch
     return p
 
 
@@ -118,8 +123,4 @@ def _first_octant(y, x):
         p *= z
     p += dt(_ATAN_COEFFS[0])
     p *= a                                    # atan(min / max), in [0, pi/4]
-    step = xp.subtract(dt(math.pi / 2), p, out=a)
-    step -= p
-    step *= ay > ax                           # pi/2 - atan where |y| > |x|: atan(|y| / |x|)
-    p += step
-    return p, step
+    return _reflect(p, a, math.pi / 2, ay > ax), a  # where |y| > |x|: atan(|y| / |x|)
