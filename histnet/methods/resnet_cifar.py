@@ -21,7 +21,7 @@ of steps, and per-channel mean/std normalisation instead of per-pixel means. The
 nets train worse, residual ones better).
 
 The profile's 80 epochs are what reached the 10% its issue asked for on the CIFAR-10 JPEG
-copy of ``results/progression-cifar10`` (9.93%, about 4 h 36 min on two cores); 40
+copy of ``results/progression-cifar10`` (9.93%, about 4 h 37 min on two cores); 40
 epochs gave 10.97% and 50 gave 11.02% there.
 """
 
