@@ -174,6 +174,46 @@ def is_finished(run_dir) -> bool:
     return bool(rec) and rec.get("status") == "ok"
 
 
+def find_finished(spec: JobSpec, out_dir) -> Optional[Path]:
+    """The folder of a finished run in ``out_dir`` that is ``spec``'s job, or None.
+
+    First the run folder named by ``spec.run_id()``. Failing that, a finished run of
+    the same method, data set, seed, data options, device, budget and ``weights_from``
+    whose recorded configuration is the one ``spec`` resolves to now: the run id hashes
+    the options as given (profile and ``--set`` values), so a record made with
+    ``--set resnet-20.epochs=80`` has another id than the same run asked for with a
+    profile that later came to say 80 epochs; ``--resume`` finds it all the same
+    instead of training it again. A record is matched only when its ``profile`` and
+    ``overrides``, hashed with ``spec``'s other fields, give back its own run id (so the
+    data options, device, budget and ``weights_from`` are the same too) and its
+    ``config`` equals ``spec``'s resolved one; a record written before a configuration
+    field existed does not match (it runs again).
+    """
+    out_dir = Path(out_dir)
+    exact = out_dir / spec.run_id()
+    if is_finished(exact):
+        return exact
+    prefix = spec.run_id().rsplit("__", 1)[0] + "__"
+    candidates = sorted(p for p in out_dir.iterdir() if p.name.startswith(prefix) and p.is_dir()) if out_dir.is_dir() else []
+    if not candidates:
+        return None
+    try:
+        wanted = json.loads(json.dumps(dataclasses.asdict(make_config(get_method(spec.method), spec.overrides,
+                                                                      spec.profile)), default=str))
+    except HistnetError:
+        return None
+    for run_dir in candidates:
+        rec = read_result(run_dir)
+        if not rec or rec.get("status") != "ok" or rec.get("config") != wanted:
+            continue
+        if not isinstance(rec.get("overrides"), dict):
+            continue
+        theirs = dataclasses.replace(spec, profile=rec.get("profile"), overrides=rec["overrides"])
+        if theirs.run_id() == rec.get("run_id") == run_dir.name:
+            return run_dir
+    return None
+
+
 def reuse_finished(specs: Iterable[JobSpec], out_dir, sources: Iterable) -> list:
     """Copy finished jobs from other run folders instead of running them again.
 
@@ -254,9 +294,12 @@ def run_job(spec: JobSpec, out_dir, *, resume: bool = False, progress: Optional[
     ``raise_errors`` the exception propagates after the record is written.
     """
     run_dir = Path(out_dir) / spec.run_id()
-    if resume and is_finished(run_dir):
-        rec = read_result(run_dir)
+    done = find_finished(spec, out_dir) if resume else None
+    if done is not None:
+        rec = read_result(done)
         rec["skipped"] = True
+        if done != run_dir and notify:
+            notify(f"{spec.run_id()}: already finished as {done.name} (the same configuration); not run again")
         return rec
     ensure_writable_folder(out_dir, "--out")  # before any computing
     ensure_writable_folder(run_dir, "run folder")
@@ -421,9 +464,9 @@ def run_grid(specs: Iterable[JobSpec], out_dir, *, resume: bool = False, executo
     records: list = [None] * len(specs)
     todo = []
     for i, spec in enumerate(specs):
-        run_dir = out_dir / spec.run_id()
-        if resume and is_finished(run_dir):
-            rec = read_result(run_dir)
+        done = find_finished(spec, out_dir) if resume else None
+        if done is not None:
+            rec = read_result(done)
             rec["skipped"] = True
             records[i] = rec
             if on_result:

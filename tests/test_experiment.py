@@ -67,6 +67,36 @@ def test_resume_skips_finished_runs(tmp_path):
     assert rec.get("skipped") and f.read_text() == before
 
 
+def test_resume_finds_a_finished_run_made_with_the_same_configuration_under_another_id(tmp_path):
+    # a record made with --set shrink=0 (the default) has another run id than the plain run,
+    # but the same resolved configuration: --resume must not train it again
+    made = run_job(JobSpec(method="test-nearest-mean", dataset="toy", overrides={"shrink": "0"}), tmp_path)
+    plain = JobSpec(method="test-nearest-mean", dataset="toy")
+    assert plain.run_id() != made["run_id"]
+    notes = []
+    rec = run_job(plain, tmp_path, resume=True, notify=notes.append)
+    assert rec.get("skipped") and rec["run_id"] == made["run_id"]
+    assert not (tmp_path / plain.run_id()).exists()
+    assert notes and made["run_id"] in notes[0] and "same configuration" in notes[0]
+    again = run_grid([plain], tmp_path, resume=True)
+    assert again[0].get("skipped") and again[0]["run_id"] == made["run_id"]
+    # a different configuration, seed or data option is a different job; no resume, no search
+    for other in (JobSpec(method="test-nearest-mean", dataset="toy", overrides={"shrink": "0.5"}),
+                  JobSpec(method="test-nearest-mean", dataset="toy", seed=1),
+                  JobSpec(method="test-nearest-mean", dataset="toy", data={"val_fraction": 0.1})):
+        assert not run_job(other, tmp_path, resume=True).get("skipped")
+        assert (tmp_path / other.run_id() / "result.json").exists()
+    assert not run_job(plain, tmp_path).get("skipped")
+    # a record whose configuration lacks a field of today's (an older histnet) is not matched
+    later = JobSpec(method="test-nearest-mean", dataset="toy", seed=2)
+    old = run_job(JobSpec(method="test-nearest-mean", dataset="toy", seed=2, overrides={"shrink": "0"}), tmp_path)
+    path = tmp_path / old["run_id"] / "result.json"
+    on_disk = json.loads(path.read_text())
+    del on_disk["config"]["fail_in_fit"]
+    path.write_text(json.dumps(on_disk))
+    assert not run_job(later, tmp_path, resume=True).get("skipped")
+
+
 def test_failures_are_recorded_and_the_grid_goes_on(tmp_path):
     specs = [JobSpec(method="test-nearest-mean", dataset="toy", overrides={"fail_in_fit": "true"}),
              JobSpec(method="test-crashes", dataset="toy"),
