@@ -29,7 +29,7 @@ skimage / ours_default (the same recipe on both sides).
 The ratio depends on the CPU more than most: the paper's options need every pixel's gradient
 angle, and numpy's float32 ``arctan2`` is vectorised only with AVX-512. Elsewhere histnet
 takes the angles from a polynomial (``histnet/features/_angles.py``), which halved the time on
-an AVX2-only guest, where the ratio was still 0.72-0.78 against 1.03-1.38 on the earlier guests
+an AVX2-only guest, where the ratio was still 0.65-0.78 against 1.03-1.38 on the earlier guests
 (``results/speed.md``).
 
 **ratio = peer / ours, so ratio > 1 means histnet is faster.** ``--device gpu`` times
