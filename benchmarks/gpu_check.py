@@ -1,7 +1,8 @@
 """One short check for the first NVIDIA GPU histnet is lent: correctness on real cupy, then speed.
 
 Run from a checkout of the repository, on a machine with nothing but the repository and
-Python::
+Python with histnet's dependencies (histnet itself is imported from the checkout, so it
+need not be installed)::
 
     python benchmarks/gpu_check.py            # about 8 minutes at most
     python benchmarks/gpu_check.py --no-install --budget 120
@@ -13,7 +14,9 @@ its own time limit so the whole stays within ``--budget`` seconds (480 by defaul
    in one line (``"gpu": false`` and the reason) and stops, exit status 0: nothing to
    check is not a failure.
 2. **The GPU extra.** If cupy does not import, ``pip install '.[gpu]'`` (unless
-   ``--no-install``).
+   ``--no-install``, which a machine without a network wants: pip would spend minutes
+   retrying there). A cupy already installed for another CUDA (``cupy-cuda13x``) is used
+   as it is.
 3. **Every kernel and layer test on real cupy:** ``tests/test_kernels.py`` (each CUDA kernel
    against the numpy layer it replaces), ``tests/test_backend.py``, the layer tests; counts
    of passed / failed / skipped.
@@ -39,6 +42,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# histnet from this checkout, installed or not: the GPU machine may have its dependencies
+# (numpy, cupy, scikit-learn, ...) but not histnet itself, and nothing can be installed there
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import best_time  # noqa: E402  (a sibling module, as the other benchmarks)
 
@@ -207,7 +213,14 @@ def main(argv=None) -> int:
     start = time.monotonic()
     deadline = start + args.budget
     result: dict = {"check": "gpu", "budget_s": args.budget}
+    try:
+        import histnet
+
+        result["histnet"] = str(Path(histnet.__file__).resolve().parent)
+    except ImportError as e:  # a dependency of histnet missing on this machine: say which
+        result["histnet"] = f"not importable: {e}"
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     if args.smoke:
         result.update(gpu=False, mode="smoke: the CPU stand-in for cupy, tiny sizes; no speed is measured")
         env["HISTNET_CUPY_STANDIN"] = "1"
