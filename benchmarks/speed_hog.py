@@ -17,7 +17,9 @@ Input (as the peer anchor measurement this project compares with): 1,000 windows
 * **skimage**: ``skimage.feature.hog`` window by window on float32 in [0, 1], the same
   recipe as ``ours_default``.
 
-Prints one JSON line with the best per-window times (milliseconds) over ``--reps``::
+Prints one JSON line with the best per-window times (milliseconds) over ``--reps``, the
+repeats of ours, ours_default and the peer alternating (a guest that slows down during the
+run slows all three alike; scikit-image, much slower, is timed after them)::
 
     {"ours": ..., "peer": ..., "ratio": ..., "ours_default": ..., "ratio_default": ...,
      "skimage": ..., "ratio_skimage": ..., ...}
@@ -46,7 +48,7 @@ import json
 
 import numpy as np
 
-from _timing import best_time  # sibling module: benchmarks/_timing.py
+from _timing import best_time, best_times  # sibling module: benchmarks/_timing.py
 
 
 def windows(n: int, h: int = 128, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -83,18 +85,21 @@ def main(argv=None):
     res = {"n": args.n, "window": "64x128", "device": backend.describe(), "skimage_version": skimage.__version__}
 
     paper = dict(params, transform_sqrt=True, block_window=True, interpolation="trilinear")
-    ours = best_time(lambda: hog(dev, **paper), args.reps, sync) / args.n * 1e3
-    ours_default = best_time(lambda: hog(dev, **params), args.reps, sync) / args.n * 1e3
-    res.update(ours=round(ours, 5), ours_default=round(ours_default, 5),
-               feature_dim=int(to_host(hog(dev[:1], **paper)).shape[1]))
-
+    fns = {"ours": lambda: hog(dev, **paper), "ours_default": lambda: hog(dev, **params)}
     try:
         import cv2
     except ImportError:  # pragma: no cover - bench extra not installed
         cv2 = None
-    if cv2 is not None and hasattr(cv2, "HOGDescriptor"):
+    has_peer = cv2 is not None and hasattr(cv2, "HOGDescriptor")
+    if has_peer:
         hd = cv2.HOGDescriptor()  # 64x128 window, 16x16 blocks, stride 8, 8x8 cells, 9 bins, L2-Hys
-        peer = best_time(lambda: [hd.compute(im) for im in imgs], args.reps) / args.n * 1e3
+        fns["peer"] = lambda: [hd.compute(im) for im in imgs]
+    ms = {k: t / args.n * 1e3 for k, t in best_times(fns, args.reps, {"ours": sync, "ours_default": sync}).items()}
+    ours, ours_default = ms["ours"], ms["ours_default"]
+    res.update(ours=round(ours, 5), ours_default=round(ours_default, 5),
+               feature_dim=int(to_host(hog(dev[:1], **paper)).shape[1]))
+    if has_peer:
+        peer = ms["peer"]
         res.update(peer=round(peer, 5), ratio=round(peer / ours, 3), ratio_default=round(peer / ours_default, 3),
                    cv2_version=cv2.__version__, cv2_threads=cv2.getNumThreads())
     else:

@@ -13,7 +13,8 @@ spatial bins, frames every 8 pixels: 27 x 27 = 729 descriptors of 128 values per
   keypoint size) and angle 0. OpenCV also builds its Gaussian base image (a blur of sigma
   1.52) per call; histnet's default smooths nothing.
 
-Prints one JSON line with per-image milliseconds (best of ``--reps``)::
+Prints one JSON line with per-image milliseconds (best of ``--reps``, the repeats of the
+three alternating, so a guest that slows down during the run slows them alike)::
 
     {"ours": ..., "peer": ..., "ratio": ..., "ours_gaussian": ..., "ratio_gaussian": ..., ...}
 
@@ -31,7 +32,7 @@ import json
 
 import numpy as np
 
-from _timing import best_time  # sibling module: benchmarks/_timing.py
+from _timing import best_times  # sibling module: benchmarks/_timing.py
 
 
 def images(n: int, size: int = 224, seed: int = 0) -> np.ndarray:
@@ -67,13 +68,16 @@ def main(argv=None):
     sync = (lambda: xp.cuda.Stream.null.synchronize()) if xp.__name__ == "cupy" else (lambda: None)
     dev = backend.asarray(imgs)
 
-    ours = best_time(lambda: dense_sift(dev, bin_size=4, step=8), args.reps, sync) / args.n * 1e3
-    ours_g = best_time(lambda: dense_sift(dev, bin_size=4, step=8, window="gaussian"), args.reps, sync) / args.n * 1e3
     result = dense_sift(dev[:1], bin_size=4, step=8, window="gaussian", contrast_threshold=0.0)
     frames = result.frames
     keypoints = [cv2.KeyPoint(float(x), float(y), 4 / 1.5, 0) for y, x, _ in frames]
     sift = cv2.SIFT_create()
-    peer = best_time(lambda: [sift.compute(im, keypoints) for im in imgs], args.reps) / args.n * 1e3
+    ms = {k: t / args.n * 1e3 for k, t in best_times({
+        "ours": lambda: dense_sift(dev, bin_size=4, step=8),
+        "ours_gaussian": lambda: dense_sift(dev, bin_size=4, step=8, window="gaussian"),
+        "peer": lambda: [sift.compute(im, keypoints) for im in imgs]}, args.reps,
+        {"ours": sync, "ours_gaussian": sync}).items()}
+    ours, ours_g, peer = ms["ours"], ms["ours_gaussian"], ms["peer"]
 
     # agreement on the first image: OpenCV describes its sigma-1.52 base image, so ours is
     # computed on the image blurred the same way

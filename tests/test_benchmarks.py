@@ -88,6 +88,31 @@ def test_speed_rbm_prints_one_json_line_ratio_like_for_like_and_the_peer_default
         assert np.isfinite(pl) and pl < 0
 
 
+def test_best_times_alternates_the_sides_so_a_slowing_machine_slows_them_alike(monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _timing
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    clock = {"t": 0.0}
+    calls = []
+
+    def side(name, cost):
+        def fn():
+            calls.append(name)
+            clock["t"] += cost * (1 + len(calls))  # the machine slows down with every call
+        return fn
+
+    monkeypatch.setattr(_timing.time, "perf_counter", lambda: clock["t"])
+    synced = []
+    best = _timing.best_times({"ours": side("ours", 1.0), "peer": side("peer", 2.0)}, 3,
+                              {"ours": lambda: synced.append("ours")})
+    assert calls == ["ours", "peer"] * 4  # one warm-up each, then three alternating rounds
+    assert synced == ["ours"] * 4
+    # each side's best is its first timed call: 1 x 4 and 2 x 5 (the clock's slowdown counted)
+    assert best == {"ours": pytest.approx(4.0), "peer": pytest.approx(10.0)}
+
+
 def test_speed_hog_ratio_is_like_for_like_the_papers_options_against_opencv():
     line = _run("benchmarks/speed_hog.py", "--n", "20", "--reps", "1", "--skimage-n", "4").strip().splitlines()[-1]
     rec = json.loads(line)
