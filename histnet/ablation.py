@@ -367,8 +367,6 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
                        tag=f"ablation {arm.name}", budget=budget, weights_from=weights_from)
 
     trained = [(arm.name, spec(arm, sd)) for arm in everyone if arm.name not in unchanged + scoring for sd in seeds]
-    full_ids = {sd: spec(everyone[0], sd).run_id() for sd in seeds}
-    scored = [(arm.name, spec(arm, sd, full_ids[sd])) for arm in chosen if arm.name in scoring for sd in seeds]
     planned = cls(full_cfg).settings_for(shape, n_train)  # what the schedule takes on this data
     raised = ""
     if hasattr(full_cfg, "epochs") and isinstance(planned.get("epochs"), int) and planned["epochs"] != full_cfg.epochs:
@@ -380,11 +378,18 @@ def run_ablation(method: str, dataset: str = "mnist5k", *, root=None, data: Opti
                + (f"; {', '.join(unchanged)}: the recipe's own settings, not run" if unchanged else "")
                + (f"; {', '.join(scoring)}: the full recipe's weights, scored again" if scoring else ""))
     by_arm: dict = {}
-    for jobs in (trained, scored):  # the scoring arms need the full recipe's weights first
+
+    def run(jobs):
         recs = run_grid([s for _, s in jobs], out, resume=resume, executor=executor, scheduler=scheduler,
                         progress=progress, on_result=on_result, command=command, notify=notify) if jobs else []
         for (arm_name, _), rec in zip(jobs, recs):
             by_arm.setdefault(arm_name, []).append(rec)
+
+    run(trained)
+    # the scoring arms need the full recipe's weights: from the folder its record is in, which
+    # --resume may have found under another run id (the same configuration, find_finished)
+    full_ids = {sd: rec.get("run_id") or spec(everyone[0], sd).run_id() for sd, rec in zip(seeds, by_arm[FULL])}
+    run([(arm.name, spec(arm, sd, full_ids[sd])) for arm in chosen if arm.name in scoring for sd in seeds])
     table = ablation_table(chosen, by_arm, unchanged)
     schedule = ", ".join(f"{k}={getattr(full_cfg, k)}" for k in ("epochs", "batch_size", "lr", "schedule")
                          if hasattr(full_cfg, k)) + raised

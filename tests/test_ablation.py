@@ -188,6 +188,24 @@ def test_an_arm_that_only_scores_differently_reuses_the_full_recipes_weights(tmp
     assert again["top1_error"] == full["top1_error"]
 
 
+def test_a_scoring_arm_takes_the_weights_of_a_full_recipe_resume_found_under_another_id(tmp_path):
+    # the full recipe made earlier with one more --set value, equal to the profile's: another run
+    # id, the same configuration; --resume reuses it, and the scoring arm scores its weights
+    from histnet.experiment import JobSpec, run_job
+    from histnet.studies import data_options
+    over = {**SHORT, "test_crops": "ten"}
+    made = run_job(JobSpec("alexnet-cifar", "mnist5k", profile="quick", overrides={**over, "momentum": "0.9"},
+                           data=data_options(TINY)), tmp_path / "a")
+    assert made["status"] == "ok"
+    res = run_ablation("alexnet-cifar", "mnist5k", data=TINY, overrides=over, arms=["center-crop"], figures=False,
+                       out=tmp_path / "a", resume=True)
+    (full,), (arm,) = res.records[FULL], res.records["center-crop"]
+    assert full.get("skipped") and full["run_id"] == made["run_id"]
+    assert arm["status"] == "ok" and arm["weights_from"] == made["run_id"]
+    assert arm["learning_curve"] == made["learning_curve"]
+    assert len([p for p in (tmp_path / "a").iterdir() if p.is_dir()]) == 2  # no second full recipe trained
+
+
 def test_an_arm_whose_runs_are_the_full_recipes_is_not_comparable():
     curve = _curve([0.5, 0.3])
     for c in curve:
