@@ -214,28 +214,34 @@ def find_finished(spec: JobSpec, out_dir) -> Optional[Path]:
     return None
 
 
-def reuse_finished(specs: Iterable[JobSpec], out_dir, sources: Iterable) -> list:
+def reuse_finished(specs: Iterable[JobSpec], out_dir, sources: Iterable) -> dict:
     """Copy finished jobs from other run folders instead of running them again.
 
-    A job counts as the same when its run id is: same method, data set, seed,
-    profile, overrides, data options and device (the tag is not part of the id, so
-    the progression's full-data runs are the crossover's ``all`` point). Only the
-    record and the figure arrays are copied, never a checkpoint; the record gains
+    A job counts as the same as for ``--resume`` (:func:`find_finished`): same method,
+    data set, seed, data options and device, and the same run id or the same resolved
+    configuration (the tag is not part of either, so the progression's full-data runs
+    are the crossover's ``all`` point). Only the record and the figure arrays are
+    copied, never a checkpoint, into a run folder of the source's name; the record gains
     ``"reused_from"`` naming the folder it came from. Jobs already finished in
-    ``out_dir`` are left as they are. Returns the run ids copied.
+    ``out_dir`` are left as they are.
+
+    Returns
+    -------
+    dict
+        For each job copied, its run id -> the name of the run folder it now has in
+        ``out_dir`` (the same unless the source made it under another id).
     """
     out_dir = Path(out_dir)
-    copied = []
+    copied = {}
     for spec in specs:
-        rid = spec.run_id()
-        if is_finished(out_dir / rid):
+        if find_finished(spec, out_dir) is not None:
             continue
         for src in sources:
-            src_dir = Path(src) / rid
-            rec = read_result(src_dir)
-            if not rec or rec.get("status") != "ok":
+            src_dir = find_finished(spec, src)
+            if src_dir is None:
                 continue
-            dest = out_dir / rid
+            rec = read_result(src_dir)
+            dest = out_dir / src_dir.name
             dest.mkdir(parents=True, exist_ok=True)
             for f in src_dir.iterdir():
                 if f.is_file() and f.name != RESULT_FILE and f.suffix in (".npz", ".json", ".png", ".svg") \
@@ -244,7 +250,7 @@ def reuse_finished(specs: Iterable[JobSpec], out_dir, sources: Iterable) -> list
                         fh.write(f.read_bytes())
             rec["reused_from"] = str(src_dir)
             write_json(dest / RESULT_FILE, rec)  # last, so a half-copied job is not "finished"
-            copied.append(rid)
+            copied[spec.run_id()] = src_dir.name
             break
     return copied
 

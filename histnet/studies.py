@@ -503,8 +503,8 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
     resume : bool, default=False
         Skip finished jobs.
     reuse_from : iterable of str or path, default=()
-        Run folders whose finished jobs with the same run id are copied instead of run
-        (:func:`histnet.experiment.reuse_finished`).
+        Run folders whose finished jobs with the same run id, or the same resolved
+        configuration, are copied instead of run (:func:`histnet.experiment.reuse_finished`).
     command : str, optional
         The command line stored in each record and in ``COMMAND.txt``; default: this
         process's ``sys.argv``.
@@ -547,7 +547,7 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
     # notify is not passed on: the crossover has never printed the jobs' device notes
     records = run_grid([s for s in specs if s.run_id() not in copied], out, resume=resume, executor=executor,
                        scheduler=scheduler, progress=progress, on_result=on_result, command=command)
-    records += [read_result(out / rid) for rid in copied]
+    records += [read_result(out / name) for name in copied.values()]
     df = records_to_frame(records)
     ok = with_images_per_class(df)
     ok["train images per class"] = ok["ipc"].astype(int)

@@ -144,6 +144,24 @@ def test_crossover_reuses_the_progressions_finished_jobs(tmp_path):
     assert t["hog-svm"].iloc[1] == f"{100 * orig['top1_error']:.2f}%"
 
 
+def test_crossover_reuses_a_progression_run_of_the_same_configuration_under_another_id(tmp_path):
+    # made with --set C to the quick profile's own value: another run id, the same configuration
+    prog, cross = tmp_path / "prog", tmp_path / "cross"
+    res = CliRunner().invoke(cli, ["progression", "-d", "mnist5k", "--methods", "hog-svm", "--set", "hog-svm.C=0.001",
+                                   "--no-figures", "--out", str(prog)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    (done,) = results(prog).values()
+    res = CliRunner().invoke(cli, ["crossover", "-d", "mnist5k", "--sizes", "5,all", "--methods", "hog-svm",
+                                   "--reuse-from", str(prog), "--out", str(cross)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    got = results(cross)
+    assert done.parent.name in got and len(got) == 2  # copied under the progression's id, not trained again
+    rec = json.loads(got[done.parent.name].read_text())
+    assert rec["reused_from"] == str(done.parent) and rec["timing"] == json.loads(done.read_text())["timing"]
+    t = pd.read_csv(cross / "crossover.csv")
+    assert t["hog-svm"].iloc[1] == f"{100 * rec['top1_error']:.2f}%"
+
+
 def test_cost_runs_each_method_in_its_own_process(tmp_path):
     res = CliRunner().invoke(cli, ["cost", "--methods", "pixels-svm", "--out", str(tmp_path)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
