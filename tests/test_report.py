@@ -64,6 +64,23 @@ def test_the_jump_is_2012s_cnn_not_a_later_net():
     assert j["cnn"][0] == "alexnet-cifar" and j["this_run"] == pytest.approx(0.10 / 0.25)
 
 
+def test_the_jump_needs_one_comparison_only_among_the_runs_that_enter_it():
+    # a later net run with two settings (40 and 80 epochs) is two rows of its own; it does not
+    # withhold the 2012 jump, which it does not enter; AlexNet run with two settings does
+    def net(method, year, top1, overrides):
+        r = _run(method, 0, overrides=overrides, top1=top1)
+        r.update(family="cnn", year=year)
+        return r
+
+    base = [_run("hog-svm", 0, top1=0.25), net("alexnet-cifar", 2012, 0.10, {})]
+    twice = [net("resnet-20", 2015, 0.11, {}), net("resnet-20", 2015, 0.099, {"epochs": "80"})]
+    j = report.the_jump(report.records_to_frame(base + twice))
+    assert j["this_run"] == pytest.approx(0.10 / 0.25) and j["reason"] is None
+    assert len(report.side_by_side(report.records_to_frame(base + twice))) == 4  # never averaged
+    j = report.the_jump(report.records_to_frame(base + [net("alexnet-cifar", 2012, 0.2, {"epochs": "5"})]))
+    assert j["this_run"] is None and "several settings" in report.jump_line(j)
+
+
 def test_a_resumed_run_shows_the_time_of_all_its_epochs():
     # fit_s is the finishing process's; the epochs trained before a resume count too
     resumed = record("resnet-20", "cnn", 2015, 0.11)
