@@ -94,7 +94,8 @@ def main(argv=None):
     if has_peer:
         hd = cv2.HOGDescriptor()  # 64x128 window, 16x16 blocks, stride 8, 8x8 cells, 9 bins, L2-Hys
         fns["peer"] = lambda: [hd.compute(im) for im in imgs]
-    ms = {k: t / args.n * 1e3 for k, t in best_times(fns, args.reps, {"ours": sync, "ours_default": sync}).items()}
+    times = best_times(fns, args.reps, {"ours": sync, "ours_default": sync})
+    ms = {k: t / args.n * 1e3 for k, t in times.items()}
     ours, ours_default = ms["ours"], ms["ours_default"]
     res.update(ours=round(ours, 5), ours_default=round(ours_default, 5),
                feature_dim=int(to_host(hog(dev[:1], **paper)).shape[1]))

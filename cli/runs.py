@@ -73,7 +73,8 @@ def run_command(ctx, method, dataset, root, data, device, seed, profile, sets, c
     spec = JobSpec(method=method, dataset=dataset, seed=seed, profile=profile, overrides=overrides, root=root,
                    device=device, data=data, save_model=save_model, budget=budget)
     rec = run_job(spec, out, resume=resume, progress=ui.progress, notify=ui.note, command=command_line())
-    record_path = Path(out) / (rec.get("run_id") or spec.run_id()) / "result.json"  # resume may find it under another id
+    # --resume may find the run under another id (the same configuration, find_finished)
+    record_path = Path(out) / (rec.get("run_id") or spec.run_id()) / "result.json"
     if as_json:
         click.echo(to_json(rec, indent=None))
         if rec.get("status") != "ok":

@@ -194,7 +194,9 @@ def find_finished(spec: JobSpec, out_dir) -> Optional[Path]:
     if is_finished(exact):
         return exact
     prefix = spec.run_id().rsplit("__", 1)[0] + "__"
-    candidates = sorted(p for p in out_dir.iterdir() if p.name.startswith(prefix) and p.is_dir()) if out_dir.is_dir() else []
+    if not out_dir.is_dir():
+        return None
+    candidates = sorted(p for p in out_dir.iterdir() if p.name.startswith(prefix) and p.is_dir())
     if not candidates:
         return None
     try:
