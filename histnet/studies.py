@@ -130,7 +130,9 @@ class CrossoverResult:
         One record per job: those run (in job order), then those copied from
         ``reuse_from``.
     copied : list of str
-        Run ids copied from ``reuse_from`` instead of run.
+        Run ids of the jobs copied from ``reuse_from`` instead of run (each in the run
+        folder its source gave it: the same name unless the source made it under another id
+        of the same configuration).
     table : pandas.DataFrame
         Mean top-1 error (formatted as a percentage) per training images per class
         (rows) and method (columns), as written to ``crossover.csv``.
@@ -559,7 +561,7 @@ def run_crossover(dataset: str, *, root=None, sizes: Optional[Iterable] = None,
                                caption=f"top-1 error against training images per class, {name}. {line}")
     figure_paths = plot_crossover(df, out / "crossover", name)
     (out / "COMMAND.txt").write_text(command + "\n")
-    return CrossoverResult(dataset=name, out=out, methods=names, records=records, copied=copied, table=table,
+    return CrossoverResult(dataset=name, out=out, methods=names, records=records, copied=list(copied), table=table,
                            point=point, crossover_line=line, table_paths=table_paths, figure_paths=figure_paths)
 
 
