@@ -9,15 +9,7 @@ def best_time(fn, reps: int, sync=lambda: None) -> float:
 
     ``sync`` waits for the device (a GPU stream) so asynchronous work is counted.
     """
-    fn()
-    sync()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return best_times({"fn": fn}, reps, {"fn": sync})["fn"]
 
 
 def best_times(fns: dict, reps: int, syncs: dict = None) -> dict:
